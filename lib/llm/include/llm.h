@@ -1,0 +1,282 @@
+/*
+ * llm: run small Llama-2-architecture language models on microcontrollers.
+ *
+ * Usage, with no heap:
+ *   llm_model model;             // a view of a const blob; weights stay in place
+ *   llm_model_open(&model, blob, blob_len);
+ *   llm_params p = llm_params_default();
+ *   size_t need; llm_arena_size(&model, &p, &need);
+ *   llm_ctx ctx; llm_init(&ctx, &model, &p, arena, arena_len);  // arena >= need
+ *   llm_generate(&ctx, &gen, &stats);
+ *
+ * The library never allocates, never prints and never exits: buffers come
+ * from the caller's arena, text goes to the caller's callback, and logging
+ * and time go through the port hooks (llm_port_set).
+ */
+#ifndef LLM_H
+#define LLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llm_config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ status */
+
+typedef enum llm_status {
+    LLM_OK = 0,
+    LLM_ERR_ARG,            /* NULL pointer or parameter out of range */
+    LLM_ERR_TRUNCATED,      /* data shorter than its header says */
+    LLM_ERR_SIZE,           /* llama2.c checkpoint longer than its header says */
+    LLM_ERR_MAGIC,          /* neither an llm blob nor a llama2.c checkpoint */
+    LLM_ERR_VERSION,        /* blob format version not supported */
+    LLM_ERR_CHECKSUM,       /* blob CRC-32 mismatch */
+    LLM_ERR_DIMS,           /* zero, inconsistent or absurd hyperparameters */
+    LLM_ERR_TENSOR_TABLE,   /* unknown tensor kind/layer, duplicate or missing tensor */
+    LLM_ERR_DTYPE,          /* unknown or unsupported tensor dtype */
+    LLM_ERR_SHAPE,          /* tensor shape or byte size differs from the config */
+    LLM_ERR_BOUNDS,         /* tensor offset/size outside the blob or overflowing */
+    LLM_ERR_ALIGN,          /* tensor not 16-byte aligned */
+    LLM_ERR_TOKENIZER,      /* tokenizer data malformed or vocab size mismatch */
+    LLM_ERR_NO_TOKENIZER,   /* text operation but no tokenizer was given */
+    LLM_ERR_ARENA_TOO_SMALL,/* arena smaller than llm_arena_size() */
+    LLM_ERR_PROMPT_TOO_LONG,/* prompt tokens do not fit the context or buffer */
+    LLM_ERR_UTF8,           /* text is not valid UTF-8 */
+    LLM_ERR_CONTEXT_FULL,   /* position >= context length */
+    LLM_STATUS_COUNT
+} llm_status;
+
+/* Stable name of a status, e.g. "LLM_ERR_CHECKSUM"; never NULL. */
+const char *llm_status_str(llm_status s);
+
+/* ------------------------------------------------------------------ port */
+
+enum { LLM_LOG_ERROR = 1, LLM_LOG_WARN = 2, LLM_LOG_INFO = 3, LLM_LOG_DEBUG = 4 };
+
+/* Platform hooks; any member may be NULL. Set once, before llm_init. */
+typedef struct llm_port {
+    /* One complete, NUL-terminated message without trailing newline. */
+    void (*log)(int level, const char *msg, void *user);
+    /* Monotonic microseconds; used only for llm_gen_stats. */
+    uint64_t (*time_us)(void *user);
+    void *user;
+} llm_port;
+
+/* Install the hooks (copied). NULL restores the defaults (silent, time 0). */
+void llm_port_set(const llm_port *port);
+
+/* ------------------------------------------------------------------ model */
+
+/* Tensor dtypes as stored in the blob (see lib/llm/BLOB_FORMAT.md). */
+typedef enum llm_dtype {
+    LLM_DTYPE_F32 = 0,
+    LLM_DTYPE_F16 = 1, /* reserved */
+    LLM_DTYPE_Q8 = 2,  /* reserved: int8, one scale per group */
+    LLM_DTYPE_Q4 = 3,  /* reserved: int4, one scale per group */
+    LLM_DTYPE_U8 = 4   /* raw bytes (embedded tokenizer) */
+} llm_dtype;
+
+typedef struct llm_tensor {
+    const void *data;    /* in the caller's blob, never copied */
+    uint32_t rows, cols; /* (rows, cols) row-major; a vector is (n, 1) */
+    uint8_t dtype;       /* llm_dtype */
+    uint16_t group_size; /* quantization group, 0 for float */
+} llm_tensor;
+
+typedef struct llm_layer {
+    llm_tensor attn_norm; /* (dim) */
+    llm_tensor wq;        /* (n_heads*head_size, dim) */
+    llm_tensor wk;        /* (n_kv_heads*head_size, dim) */
+    llm_tensor wv;        /* (n_kv_heads*head_size, dim) */
+    llm_tensor wo;        /* (dim, n_heads*head_size) */
+    llm_tensor ffn_norm;  /* (dim) */
+    llm_tensor w1;        /* (hidden_dim, dim) gate */
+    llm_tensor w2;        /* (dim, hidden_dim) down */
+    llm_tensor w3;        /* (hidden_dim, dim) up */
+} llm_layer;
+
+typedef struct llm_config {
+    uint32_t dim;        /* embedding width */
+    uint32_t hidden_dim; /* feed-forward width */
+    uint32_t n_layers;
+    uint32_t n_heads;    /* query heads; head_size = dim / n_heads */
+    uint32_t n_kv_heads; /* key/value heads, divides n_heads (GQA) */
+    uint32_t vocab_size;
+    uint32_t seq_len;    /* longest context the model was trained for */
+    float rope_theta;    /* 10000 for llama2.c models */
+    float norm_eps;      /* RMSNorm epsilon, 1e-5 for llama2.c models */
+} llm_config;
+
+enum { LLM_FORMAT_LLAMA2C = 1, LLM_FORMAT_BLOB = 2 };
+
+typedef struct llm_model {
+    llm_config config;
+    llm_tensor tok_emb;    /* (vocab_size, dim) */
+    llm_tensor final_norm; /* (dim) */
+    llm_tensor cls;        /* (vocab_size, dim); same data as tok_emb when tied */
+    llm_layer layers[LLM_MAX_LAYERS];
+    const uint8_t *tokenizer; /* embedded tokenizer (llama2.c format) or NULL */
+    size_t tokenizer_size;
+    uint8_t format;           /* LLM_FORMAT_* */
+} llm_model;
+
+/*
+ * Open a model held in memory: an llm blob (BLOB_FORMAT.md) or a llama2.c
+ * checkpoint (legacy 7-int header; negative vocab size = untied classifier).
+ * data must be 4-byte aligned (16 for blobs) and outlive the model. Every
+ * field, offset and size is validated before any tensor is read. For a blob,
+ * size may exceed the blob's total size (e.g. a flash partition); a llama2.c
+ * checkpoint must be exactly its file length.
+ */
+llm_status llm_model_open(llm_model *m, const void *data, size_t size);
+
+/* ------------------------------------------------------------------ context */
+
+typedef enum llm_kv_type {
+    LLM_KV_F32 = 0 /* float32 key/value cache; narrower types reserved */
+} llm_kv_type;
+
+typedef struct llm_params {
+    uint32_t seq_len;        /* context to allocate: 1..model seq_len; 0 = model's */
+    llm_kv_type kv_type;
+    /* llama2.c tokenizer.bin; NULL = the blob's embedded one (or none). */
+    const void *tokenizer;
+    size_t tokenizer_size;
+} llm_params;
+
+/* Defaults: full context, fp32 KV cache, embedded tokenizer. */
+llm_params llm_params_default(void);
+
+/* Arena bytes llm_init will use for this model and these params. */
+llm_status llm_arena_size(const llm_model *m, const llm_params *p, size_t *bytes);
+
+typedef struct llm_tokenizer {
+    const uint8_t *data;      /* llama2.c tokenizer.bin, read in place */
+    uint32_t vocab_size;
+    uint32_t max_token_len;
+    const uint32_t *offsets;  /* (vocab_size) byte offset of each token's record */
+    const uint16_t *sorted;   /* (vocab_size) ids sorted by token bytes */
+    char *merge_buf;          /* (2*max_token_len + 2) scratch for BPE merges */
+} llm_tokenizer;
+
+typedef struct llm_sampler_params {
+    float temperature;       /* 0 = greedy argmax; > 0 divides logits */
+    float top_p;             /* nucleus mass in (0,1); <= 0 or >= 1 disables */
+    uint32_t top_k;          /* keep the k most likely; 0 disables */
+    float repeat_penalty;    /* > 1 penalises recent tokens; 1 disables */
+    uint32_t repeat_last_n;  /* window for repeat_penalty, in positions */
+    uint64_t seed;           /* xorshift64* state; 0 is replaced by 1 */
+} llm_sampler_params;
+
+/* Defaults: temperature 1, top_p 0.9, no top-k, no penalty, seed 1. */
+llm_sampler_params llm_sampler_default(void);
+
+typedef struct llm_prob_index { float prob; int32_t index; } llm_prob_index;
+
+typedef struct llm_sampler {
+    llm_sampler_params p;
+    uint64_t rng;               /* xorshift64* state */
+    llm_prob_index *candidates; /* (vocab_size) scratch */
+} llm_sampler;
+
+/* The whole mutable state; every pointer points into the caller's arena. */
+typedef struct llm_ctx {
+    const llm_model *model;
+    llm_tokenizer tok;          /* vocab_size 0 when there is no tokenizer */
+    llm_sampler sampler;
+    uint32_t seq_len;           /* allocated context */
+    llm_kv_type kv_type;
+    float *x;                   /* (dim) residual stream */
+    float *xb, *xb2;            /* (dim) scratch */
+    float *hb, *hb2;            /* (hidden_dim) feed-forward scratch */
+    float *q;                   /* (n_heads*head_size) */
+    float *att;                 /* (n_heads, seq_len) attention scores */
+    float *logits;              /* (vocab_size) */
+    float *rope_freq;           /* (head_size/2) 1 / theta^(2i/head_size) */
+    float *rope_cs;             /* (head_size/2, 2) cos, sin at the current position */
+    void *key_cache;            /* (n_layers, seq_len, kv_dim) of kv_type */
+    void *value_cache;          /* (n_layers, seq_len, kv_dim) of kv_type */
+    int32_t *tokens;            /* (seq_len) token fed at each position */
+    uint8_t *arena;
+    size_t arena_size, arena_used;
+} llm_ctx;
+
+/* Carve the arena; arena must be LLM_ARENA_ALIGN-aligned. */
+llm_status llm_init(llm_ctx *ctx, const llm_model *m, const llm_params *p,
+                    void *arena, size_t arena_size);
+
+/* Bytes of the arena llm_init used; equals llm_arena_size(). */
+size_t llm_arena_used(const llm_ctx *ctx);
+
+/* ------------------------------------------------------------------ inference */
+
+/* Run one token at position pos (0 <= pos < ctx->seq_len, positions filled in
+ * order); *logits points at ctx->logits, (vocab_size) floats. */
+llm_status llm_forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits);
+
+/* Tokenize NUL-terminated UTF-8 text as llama2.c does (dummy-prefix space,
+ * code-point lookup, <0xXX> byte fallback, greedy best-score merges), with
+ * optional BOS (1) / EOS (2). Writes at most max_tokens ids. */
+llm_status llm_encode(const llm_ctx *ctx, const char *text, int bos, int eos,
+                      int32_t *tokens, size_t max_tokens, size_t *n_tokens);
+
+/* Text of token after prev, by llama2.c's rules: the leading space is dropped
+ * after BOS, <0xXX> gives the raw byte, and a single byte that is neither
+ * printable nor whitespace gives length 0. Returns the length; *piece is not
+ * NUL-terminated. */
+size_t llm_decode(const llm_ctx *ctx, int32_t prev, int32_t token, const char **piece);
+
+/* (Re)seed and configure the sampler. */
+void llm_sampler_set(llm_ctx *ctx, const llm_sampler_params *p);
+
+/* Pick the next token from logits (vocab_size floats, modified in place).
+ * history/n_history are the tokens seen so far, for repeat_penalty. */
+int32_t llm_sample(llm_ctx *ctx, float *logits, const int32_t *history, size_t n_history);
+
+/* ------------------------------------------------------------------ generation */
+
+/* Receives each piece of text; return non-zero to stop generation. */
+typedef int (*llm_piece_fn)(const char *piece, size_t len, void *user);
+
+typedef enum llm_end {
+    LLM_END_EOS = 0,     /* the model produced BOS or EOS (end of text) */
+    LLM_END_BUDGET,      /* n_steps positions done */
+    LLM_END_CONTEXT,     /* the context is full */
+    LLM_END_STOP_STRING, /* a stop string appeared (it is not emitted) */
+    LLM_END_CALLBACK     /* on_piece returned non-zero */
+} llm_end;
+
+/* Stable name, e.g. "eos", "budget"; never NULL. */
+const char *llm_end_str(llm_end e);
+
+typedef struct llm_gen_params {
+    const char *prompt;          /* UTF-8, NUL-terminated; "" allowed */
+    uint32_t n_steps;            /* positions incl. prompt (llama2.c -n); 0 = context */
+    int echo_prompt;             /* emit the prompt's pieces too, as llama2.c does */
+    const char *const *stop;     /* stop strings, each 1..LLM_MAX_STOP_LEN bytes */
+    uint32_t n_stop;             /* 0..LLM_MAX_STOPS */
+    llm_piece_fn on_piece;       /* may be NULL */
+    void *user;
+} llm_gen_params;
+
+typedef struct llm_gen_stats {
+    uint32_t n_prompt;     /* prompt tokens incl. BOS */
+    uint32_t n_generated;  /* sampled tokens, excluding a final BOS/EOS */
+    uint64_t prefill_us;   /* forward passes over the prompt */
+    uint64_t decode_us;    /* forward passes and sampling after it */
+    llm_end end;
+} llm_gen_stats;
+
+/* Encode the prompt with BOS, run it, then sample with the ctx's sampler until
+ * an end condition; streams text through on_piece. Starts at position 0. */
+llm_status llm_generate(llm_ctx *ctx, const llm_gen_params *g, llm_gen_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLM_H */

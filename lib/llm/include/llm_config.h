@@ -1,0 +1,89 @@
+/*
+ * Build-time configuration of the llm library. Every option can be set with a
+ * -D build flag (PlatformIO: build_flags = -DLLM_MAX_LAYERS=16).
+ */
+#ifndef LLM_CONFIG_H
+#define LLM_CONFIG_H
+
+/* Backend identifiers for LLM_BACKEND. */
+#define LLM_BACKEND_REF 0     /* portable scalar C reference */
+#define LLM_BACKEND_CM55 1    /* Cortex-M55: CMSIS-DSP + Helium (MVE) */
+#define LLM_BACKEND_ESP32S3 2 /* ESP32-S3: ESP-DSP */
+
+/* Which kernels the dispatch header picks; the reference is always compiled. */
+#ifndef LLM_BACKEND
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#define LLM_BACKEND LLM_BACKEND_CM55
+#elif defined(CONFIG_IDF_TARGET_ESP32S3)
+#define LLM_BACKEND LLM_BACKEND_ESP32S3
+#else
+#define LLM_BACKEND LLM_BACKEND_REF
+#endif
+#endif
+
+/* Most transformer layers a model may have; sets sizeof(llm_model). */
+#ifndef LLM_MAX_LAYERS
+#define LLM_MAX_LAYERS 32
+#endif
+
+/* Verify the blob's CRC-32 when opening it (1) or trust it (0). */
+#ifndef LLM_VERIFY_CHECKSUM
+#define LLM_VERIFY_CHECKSUM 1
+#endif
+
+/* Largest accepted dim / hidden_dim; larger headers are rejected as absurd. */
+#ifndef LLM_MAX_DIM
+#define LLM_MAX_DIM 65536
+#endif
+
+/* Largest accepted vocabulary (token ids are stored as uint16 in the arena). */
+#ifndef LLM_MAX_VOCAB
+#define LLM_MAX_VOCAB 65535
+#endif
+
+/* Largest accepted context length. */
+#ifndef LLM_MAX_SEQ_LEN
+#define LLM_MAX_SEQ_LEN 65536
+#endif
+
+/* Longest stop string llm_generate accepts, in bytes. */
+#ifndef LLM_MAX_STOP_LEN
+#define LLM_MAX_STOP_LEN 32
+#endif
+
+/* Most stop strings llm_generate accepts. */
+#ifndef LLM_MAX_STOPS
+#define LLM_MAX_STOPS 4
+#endif
+
+/* Least severe log level passed to the port's log hook (LLM_LOG_*). */
+#ifndef LLM_LOG_LEVEL
+#define LLM_LOG_LEVEL 2
+#endif
+
+/* Alignment of every arena buffer, in bytes (SIMD loads want 16). */
+#ifndef LLM_ARENA_ALIGN
+#define LLM_ARENA_ALIGN 16
+#endif
+
+#if LLM_BACKEND != LLM_BACKEND_REF && LLM_BACKEND != LLM_BACKEND_CM55 && \
+    LLM_BACKEND != LLM_BACKEND_ESP32S3
+#error "LLM_BACKEND must be LLM_BACKEND_REF, LLM_BACKEND_CM55 or LLM_BACKEND_ESP32S3"
+#endif
+#if LLM_BACKEND == LLM_BACKEND_CM55 && !(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
+#error "LLM_BACKEND_CM55 needs Helium with floating point (-mcpu=cortex-m55 -mfloat-abi=hard)"
+#endif
+#if LLM_MAX_LAYERS < 1 || LLM_MAX_LAYERS > 256
+#error "LLM_MAX_LAYERS must be in 1..256"
+#endif
+#if LLM_MAX_VOCAB > 65535
+#error "LLM_MAX_VOCAB must fit uint16 token ids (<= 65535)"
+#endif
+#if (LLM_ARENA_ALIGN & (LLM_ARENA_ALIGN - 1)) != 0 || LLM_ARENA_ALIGN < 8
+#error "LLM_ARENA_ALIGN must be a power of two, at least 8"
+#endif
+#if LLM_MAX_STOP_LEN < 1 || LLM_MAX_STOPS < 1
+#error "LLM_MAX_STOP_LEN and LLM_MAX_STOPS must be at least 1"
+#endif
+
+#endif /* LLM_CONFIG_H */

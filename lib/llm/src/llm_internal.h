@@ -1,0 +1,58 @@
+/* Internal declarations shared by the library's source files. */
+#ifndef LLM_INTERNAL_H
+#define LLM_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "llm.h"
+
+#define LLM_BOS 1
+#define LLM_EOS 2
+#define LLM_BYTE0 3 /* id of <0x00>; byte b is token LLM_BYTE0 + b */
+
+/* Little-endian loads from possibly unaligned bytes. */
+static inline uint32_t llm__rd_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint16_t llm__rd_u16(const uint8_t *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+static inline float llm__rd_f32(const uint8_t *p) {
+    uint32_t u = llm__rd_u32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Bump allocator over the caller's arena. With base == NULL it only counts,
+ * so the size query and llm_init share one layout function. */
+typedef struct llm__arena {
+    uint8_t *base;
+    size_t cap, used;
+} llm__arena;
+
+/* Next LLM_ARENA_ALIGN-aligned block of n bytes; NULL when only counting or
+ * when it does not fit (used still grows, so the caller sees the total). */
+void *llm__alloc(llm__arena *a, size_t n);
+
+/* Log through the port hook. fmt understands %s %d %u %zu %x and %%. */
+void llm__log(int level, const char *fmt, ...);
+uint64_t llm__time_us(void);
+
+#define LLM_LOGE(...) do { if (LLM_LOG_LEVEL >= LLM_LOG_ERROR) llm__log(LLM_LOG_ERROR, __VA_ARGS__); } while (0)
+#define LLM_LOGW(...) do { if (LLM_LOG_LEVEL >= LLM_LOG_WARN) llm__log(LLM_LOG_WARN, __VA_ARGS__); } while (0)
+#define LLM_LOGI(...) do { if (LLM_LOG_LEVEL >= LLM_LOG_INFO) llm__log(LLM_LOG_INFO, __VA_ARGS__); } while (0)
+
+/* CRC-32 (IEEE 802.3, as zlib.crc32) continuing from crc (0 to start). */
+uint32_t llm__crc32(uint32_t crc, const uint8_t *p, size_t n);
+
+/* Tokenizer (tokenizer.c). Validate llama2.c tokenizer.bin bytes against
+ * vocab_size and take its arena buffers (offsets, sorted ids, merge scratch).
+ * With a counting arena (base NULL) it only validates and counts; with a real
+ * one it also fills offsets and the sorted index. */
+llm_status llm__tokenizer_layout(llm_tokenizer *t, const uint8_t *data, size_t size,
+                                 uint32_t vocab_size, llm__arena *a);
+
+#endif /* LLM_INTERNAL_H */
