@@ -220,7 +220,11 @@ llm_status llm_forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits
 
 /* Tokenize NUL-terminated UTF-8 text as llama2.c does (dummy-prefix space,
  * code-point lookup, <0xXX> byte fallback, greedy best-score merges), with
- * optional BOS (1) / EOS (2). Writes at most max_tokens ids. */
+ * optional BOS (1) / EOS (2). Writes at most max_tokens ids. Merging runs in
+ * tokens itself as 16-bit ids, so the unmerged sequence (up to one id per
+ * byte, plus BOS and the dummy prefix) must fit 2 * max_tokens ids; that or a
+ * result over max_tokens gives LLM_ERR_PROMPT_TOO_LONG. Uses the ctx's merge
+ * scratch: one call at a time per ctx. */
 llm_status llm_encode(const llm_ctx *ctx, const char *text, int bos, int eos,
                       int32_t *tokens, size_t max_tokens, size_t *n_tokens);
 
@@ -234,7 +238,8 @@ size_t llm_decode(const llm_ctx *ctx, int32_t prev, int32_t token, const char **
 void llm_sampler_set(llm_ctx *ctx, const llm_sampler_params *p);
 
 /* Pick the next token from logits (vocab_size floats, modified in place).
- * history/n_history are the tokens seen so far, for repeat_penalty. */
+ * history/n_history are the tokens seen so far, for repeat_penalty. Returns
+ * -1 when ctx or logits is NULL. */
 int32_t llm_sample(llm_ctx *ctx, float *logits, const int32_t *history, size_t n_history);
 
 /* ------------------------------------------------------------------ generation */

@@ -55,4 +55,11 @@ uint32_t llm__crc32(uint32_t crc, const uint8_t *p, size_t n);
 llm_status llm__tokenizer_layout(llm_tokenizer *t, const uint8_t *data, size_t size,
                                  uint32_t vocab_size, llm__arena *a);
 
+/* llm_encode into out(max_out), merging in separate scratch: work(work_bytes)
+ * holds the unmerged ids as 16-bit values (plus a pair cache when there is
+ * room), so the text may need up to work_bytes/2 ids before merging. work may
+ * be out itself (llm_encode does that). */
+llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eos, void *work,
+                       size_t work_bytes, int32_t *out, size_t max_out, size_t *n_out);
+
 #endif /* LLM_INTERNAL_H */

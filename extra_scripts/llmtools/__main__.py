@@ -1,0 +1,6 @@
+"""python -m llmtools {convert,inspect,download} ..."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,401 @@
+"""Read and write llm blobs (lib/llm/BLOB_FORMAT.md, version 1).
+
+A blob holds the hyperparameters, a tensor table, the tensors (each on a
+16-byte boundary) and optionally a llama2.c tokenizer. `read_blob` validates
+in the same order as the C reader and raises `BlobError` whose `.code` is the
+C status name, so tests can check both readers against the same corruptions.
+"""
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+MAGIC = b"LLMB"
+VERSION = 1
+HEADER_SIZE = 64
+ENTRY_SIZE = 32
+ALIGN = 16
+
+KIND_TOK_EMB = 1
+KIND_ATTN_NORM = 2
+KIND_WQ = 3
+KIND_WK = 4
+KIND_WV = 5
+KIND_WO = 6
+KIND_FFN_NORM = 7
+KIND_W1 = 8
+KIND_W2 = 9
+KIND_W3 = 10
+KIND_FINAL_NORM = 11
+KIND_CLS = 12
+KIND_TOKENIZER = 13
+
+KIND_NAMES = {
+    KIND_TOK_EMB: "tok_emb", KIND_ATTN_NORM: "attn_norm", KIND_WQ: "wq",
+    KIND_WK: "wk", KIND_WV: "wv", KIND_WO: "wo", KIND_FFN_NORM: "ffn_norm",
+    KIND_W1: "w1", KIND_W2: "w2", KIND_W3: "w3", KIND_FINAL_NORM: "final_norm",
+    KIND_CLS: "cls", KIND_TOKENIZER: "tokenizer",
+}
+KIND_BY_NAME = {v: k for k, v in KIND_NAMES.items()}
+# Per-layer kinds in table order (the writer's order within a layer).
+LAYER_KINDS = (KIND_ATTN_NORM, KIND_WQ, KIND_WK, KIND_WV, KIND_WO,
+               KIND_FFN_NORM, KIND_W1, KIND_W2, KIND_W3)
+LAYER_NAMES = tuple(KIND_NAMES[k] for k in LAYER_KINDS)
+
+DTYPE_F32 = 0
+DTYPE_F16 = 1
+DTYPE_Q8 = 2
+DTYPE_Q4 = 3
+DTYPE_U8 = 4
+DTYPE_NAMES = {DTYPE_F32: "f32", DTYPE_F16: "f16", DTYPE_Q8: "q8",
+               DTYPE_Q4: "q4", DTYPE_U8: "u8"}
+
+# Defaults of the C build options in llm_config.h.
+MAX_DIM = 65536
+MAX_LAYERS = 32
+MAX_VOCAB = 65535
+MAX_SEQ_LEN = 65536
+MAX_LAYERS_LIMIT = 256  # largest LLM_MAX_LAYERS a build may set
+
+# Header: magic, version, header_size, flags, dim, hidden_dim, n_layers,
+# n_heads, n_kv_heads, vocab_size, seq_len, rope_theta, norm_eps, n_tensors,
+# table_offset, total_size, crc32.
+_HEADER = struct.Struct("<4sHHI7IffIIII")
+# Entry: kind, layer, dtype, ndim, group_size, rows, cols, offset, nbytes, reserved.
+_ENTRY = struct.Struct("<HHBBHIIII8s")
+assert _HEADER.size == HEADER_SIZE and _ENTRY.size == ENTRY_SIZE
+
+# Byte offset of each header field, for tests that corrupt one field.
+HEADER_OFFSETS = {
+    "magic": 0, "version": 4, "header_size": 6, "flags": 8, "dim": 12,
+    "hidden_dim": 16, "n_layers": 20, "n_heads": 24, "n_kv_heads": 28,
+    "vocab_size": 32, "seq_len": 36, "rope_theta": 40, "norm_eps": 44,
+    "n_tensors": 48, "table_offset": 52, "total_size": 56, "crc32": 60,
+}
+# Byte offset of each field inside a tensor table entry.
+ENTRY_OFFSETS = {
+    "kind": 0, "layer": 2, "dtype": 4, "ndim": 5, "group_size": 6, "rows": 8,
+    "cols": 12, "offset": 16, "nbytes": 20, "reserved": 24,
+}
+
+
+class BlobError(ValueError):
+    """Invalid model data; `.code` is the C status name, e.g. 'LLM_ERR_CHECKSUM'."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Config:
+    """Model hyperparameters, as in llm_config."""
+
+    dim: int
+    hidden_dim: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    vocab_size: int
+    seq_len: int
+    rope_theta: float = 10000.0
+    norm_eps: float = 1e-5
+
+    @property
+    def head_size(self) -> int:
+        return self.dim // self.n_heads
+
+    @property
+    def kv_dim(self) -> int:
+        return self.n_kv_heads * self.head_size
+
+
+def validate_config(c: Config, max_layers: int = MAX_LAYERS) -> None:
+    """Raise BlobError('LLM_ERR_DIMS') unless c is a model the C library accepts."""
+    def bad(msg):
+        raise BlobError("LLM_ERR_DIMS", msg)
+
+    for name, hi in (("dim", MAX_DIM), ("hidden_dim", MAX_DIM), ("n_layers", max_layers),
+                     ("n_heads", MAX_DIM), ("n_kv_heads", MAX_DIM),
+                     ("vocab_size", MAX_VOCAB), ("seq_len", MAX_SEQ_LEN)):
+        v = getattr(c, name)
+        if not isinstance(v, (int, np.integer)) or not 1 <= v <= hi:
+            bad(f"{name} = {v} is outside 1..{hi}")
+    if c.dim % c.n_heads:
+        bad(f"dim {c.dim} is not divisible by n_heads {c.n_heads}")
+    if c.head_size % 2:
+        bad(f"head_size {c.head_size} (dim / n_heads) is odd; RoPE rotates pairs")
+    if c.n_heads % c.n_kv_heads:
+        bad(f"n_kv_heads {c.n_kv_heads} does not divide n_heads {c.n_heads}")
+    for name in ("rope_theta", "norm_eps"):
+        v = float(getattr(c, name))
+        if not math.isfinite(v) or v <= 0:
+            bad(f"{name} = {v} is not finite and > 0")
+
+
+def tensor_shapes(c: Config) -> dict:
+    """(rows, cols, ndim) of each weight kind for config c."""
+    hs = c.head_size
+    return {
+        KIND_TOK_EMB: (c.vocab_size, c.dim, 2),
+        KIND_ATTN_NORM: (c.dim, 1, 1),
+        KIND_WQ: (c.n_heads * hs, c.dim, 2),
+        KIND_WK: (c.n_kv_heads * hs, c.dim, 2),
+        KIND_WV: (c.n_kv_heads * hs, c.dim, 2),
+        KIND_WO: (c.dim, c.n_heads * hs, 2),
+        KIND_FFN_NORM: (c.dim, 1, 1),
+        KIND_W1: (c.hidden_dim, c.dim, 2),
+        KIND_W2: (c.dim, c.hidden_dim, 2),
+        KIND_W3: (c.hidden_dim, c.dim, 2),
+        KIND_FINAL_NORM: (c.dim, 1, 1),
+        KIND_CLS: (c.vocab_size, c.dim, 2),
+    }
+
+
+def _array_shape(rows: int, cols: int, ndim: int) -> tuple:
+    return (rows,) if ndim == 1 else (rows, cols)
+
+
+def _pad(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def _f32(x: float) -> float:
+    """x stored as f32 and read back as the shortest decimal (1e-5, not 9.99e-06)."""
+    return float(str(np.float32(x)))
+
+
+def _blob_crc(data, total: int) -> int:
+    crc = zlib.crc32(bytes(data[:60]))
+    crc = zlib.crc32(b"\0\0\0\0", crc)
+    return zlib.crc32(bytes(data[64:total]), crc) & 0xFFFFFFFF
+
+
+def write_blob(config: Config, weights: dict, tokenizer: bytes | None = None,
+               progress=None) -> bytes:
+    """Serialize a float32 model (and optionally tokenizer.bin bytes) as a blob.
+
+    weights: 'tok_emb', 'final_norm', optional 'cls' (absent = tied) and lists of
+    n_layers arrays for the per-layer names. progress, if given, is called with
+    the byte count of each tensor as it is written.
+    """
+    validate_config(config, max_layers=MAX_LAYERS_LIMIT)
+    shapes = tensor_shapes(config)
+    items = [(KIND_TOK_EMB, 0, weights["tok_emb"])]
+    for name in LAYER_NAMES:
+        if len(weights[name]) != config.n_layers:
+            raise ValueError(f"weights[{name!r}] has {len(weights[name])} layers, "
+                             f"config says {config.n_layers}")
+    for layer in range(config.n_layers):
+        for kind in LAYER_KINDS:
+            items.append((kind, layer, weights[KIND_NAMES[kind]][layer]))
+    items.append((KIND_FINAL_NORM, 0, weights["final_norm"]))
+    if weights.get("cls") is not None:
+        items.append((KIND_CLS, 0, weights["cls"]))
+
+    entries = []  # (kind, layer, dtype, ndim, rows, cols, payload bytes)
+    for kind, layer, arr in items:
+        rows, cols, ndim = shapes[kind]
+        a = np.asarray(arr)
+        if a.shape != _array_shape(rows, cols, ndim):
+            raise ValueError(f"{KIND_NAMES[kind]} layer {layer} has shape {a.shape}, "
+                             f"expected {_array_shape(rows, cols, ndim)}")
+        entries.append((kind, layer, DTYPE_F32, ndim, rows, cols,
+                        np.ascontiguousarray(a, dtype="<f4").tobytes()))
+    if tokenizer is not None:
+        tok = bytes(tokenizer)
+        entries.append((KIND_TOKENIZER, 0, DTYPE_U8, 1, len(tok), 1, tok))
+
+    table_end = HEADER_SIZE + ENTRY_SIZE * len(entries)
+    offsets, pos = [], _pad(table_end)
+    for e in entries:
+        offsets.append(pos)
+        pos = _pad(pos + len(e[6]))
+    total = pos
+    if total > 0xFFFFFFFF:
+        raise ValueError(f"blob would be {total} bytes; the format's offsets are 32-bit")
+
+    buf = bytearray(total)
+    for i, ((kind, layer, dtype, ndim, rows, cols, payload), off) in enumerate(zip(entries, offsets)):
+        _ENTRY.pack_into(buf, HEADER_SIZE + i * ENTRY_SIZE, kind, layer, dtype, ndim, 0,
+                         rows, cols, off, len(payload), b"\0" * 8)
+        buf[off:off + len(payload)] = payload
+        if progress is not None:
+            progress(len(payload))
+    c = config
+    _HEADER.pack_into(buf, 0, MAGIC, VERSION, HEADER_SIZE, 0, c.dim, c.hidden_dim,
+                      c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len,
+                      c.rope_theta, c.norm_eps, len(entries), HEADER_SIZE, total, 0)
+    struct.pack_into("<I", buf, 60, _blob_crc(buf, total))
+    return bytes(buf)
+
+
+def parse_header(data) -> dict:
+    """The 64-byte header's fields, unvalidated (data must hold 64 bytes)."""
+    if len(data) < HEADER_SIZE:
+        raise BlobError("LLM_ERR_TRUNCATED", f"{len(data)} bytes, a blob header needs {HEADER_SIZE}")
+    f = _HEADER.unpack_from(bytes(data[:HEADER_SIZE]))
+    names = ("magic", "version", "header_size", "flags", "dim", "hidden_dim", "n_layers",
+             "n_heads", "n_kv_heads", "vocab_size", "seq_len", "rope_theta", "norm_eps",
+             "n_tensors", "table_offset", "total_size", "crc32")
+    return dict(zip(names, f))
+
+
+def tensor_table(data) -> list:
+    """Raw tensor table entries as dicts (kind, layer, dtype, ndim, group_size,
+    rows, cols, offset, nbytes, reserved, entry_offset); entries past the end
+    of data are left out. Nothing is validated."""
+    h = parse_header(data)
+    out = []
+    for i in range(h["n_tensors"]):
+        eo = h["table_offset"] + i * ENTRY_SIZE
+        if eo + ENTRY_SIZE > len(data):
+            break
+        kind, layer, dtype, ndim, gs, rows, cols, off, nb, res = _ENTRY.unpack_from(bytes(data[eo:eo + ENTRY_SIZE]))
+        out.append(dict(kind=kind, layer=layer, dtype=dtype, ndim=ndim, group_size=gs,
+                        rows=rows, cols=cols, offset=off, nbytes=nb, reserved=res,
+                        entry_offset=eo))
+    return out
+
+
+def stored_crc(data) -> int:
+    return struct.unpack_from("<I", bytes(data[60:64]))[0]
+
+
+def computed_crc(data) -> int:
+    """CRC-32 the header should hold (over min(total_size, len(data)) bytes)."""
+    total = min(parse_header(data)["total_size"], len(data))
+    return _blob_crc(data, total)
+
+
+def fix_crc(data: bytearray) -> None:
+    """Recompute the header's CRC-32 in place (after a test corrupts a field)."""
+    struct.pack_into("<I", data, 60, computed_crc(data))
+
+
+def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS):
+    """Validate a blob like the C reader and return (Config, weights, tokenizer bytes or None).
+
+    data may be longer than the blob (a flash partition's tail is ignored).
+    Raises BlobError; checks run in the order listed in BLOB_FORMAT.md.
+    """
+    data = bytes(data)
+    h = parse_header(data)
+    if h["magic"] != MAGIC:
+        raise BlobError("LLM_ERR_MAGIC", f"magic is {h['magic']!r}, expected {MAGIC!r}")
+    if h["version"] != VERSION or h["header_size"] != HEADER_SIZE:
+        raise BlobError("LLM_ERR_VERSION", f"version {h['version']} header_size {h['header_size']}; "
+                        f"this reader supports version {VERSION} with a {HEADER_SIZE}-byte header")
+    if h["flags"] != 0:
+        raise BlobError("LLM_ERR_VERSION", f"flags 0x{h['flags']:x} set; version 1 defines none")
+    total = h["total_size"]
+    if len(data) < total:
+        raise BlobError("LLM_ERR_TRUNCATED", f"{len(data)} bytes, header says total_size {total}")
+    if total % ALIGN or total < HEADER_SIZE:
+        raise BlobError("LLM_ERR_BOUNDS", f"total_size {total} is not a multiple of {ALIGN} "
+                        f"of at least {HEADER_SIZE}")
+    if verify_checksum:
+        want, got = h["crc32"], _blob_crc(data, total)
+        if want != got:
+            raise BlobError("LLM_ERR_CHECKSUM", f"header CRC-32 0x{want:08x}, data 0x{got:08x}")
+
+    config = Config(h["dim"], h["hidden_dim"], h["n_layers"], h["n_heads"], h["n_kv_heads"],
+                    h["vocab_size"], h["seq_len"], _f32(h["rope_theta"]), _f32(h["norm_eps"]))
+    validate_config(config, max_layers)
+    n = h["n_tensors"]
+    if not 1 <= n <= 9 * config.n_layers + 5:
+        raise BlobError("LLM_ERR_TENSOR_TABLE", f"n_tensors {n} is outside 1..{9 * config.n_layers + 5}")
+    if h["table_offset"] != HEADER_SIZE:
+        raise BlobError("LLM_ERR_TENSOR_TABLE", f"table_offset {h['table_offset']}, expected {HEADER_SIZE}")
+    table_end = HEADER_SIZE + n * ENTRY_SIZE
+    if table_end > total:
+        raise BlobError("LLM_ERR_BOUNDS", f"tensor table ends at {table_end}, past total_size {total}")
+
+    shapes = tensor_shapes(config)
+    seen = {}
+    spans = []
+    for e in tensor_table(data[:total]):
+        kind, layer, where = e["kind"], e["layer"], f"entry at {e['entry_offset']}"
+        # LLM_ERR_TENSOR_TABLE: kind, layer, duplicates, reserved bytes
+        if kind not in KIND_NAMES:
+            raise BlobError("LLM_ERR_TENSOR_TABLE", f"{where}: unknown kind {kind}")
+        name = KIND_NAMES[kind]
+        lim = config.n_layers if kind in LAYER_KINDS else 1
+        if layer >= lim:
+            raise BlobError("LLM_ERR_TENSOR_TABLE", f"{where}: {name} layer {layer} not in 0..{lim - 1}")
+        if (kind, layer) in seen:
+            raise BlobError("LLM_ERR_TENSOR_TABLE", f"{where}: duplicate {name} layer {layer}")
+        if e["reserved"] != b"\0" * 8:
+            raise BlobError("LLM_ERR_TENSOR_TABLE", f"{where}: reserved bytes not zero")
+        # LLM_ERR_DTYPE: weights are f32 here, the tokenizer is u8
+        want_dtype = DTYPE_U8 if kind == KIND_TOKENIZER else DTYPE_F32
+        if e["dtype"] != want_dtype:
+            dn = DTYPE_NAMES.get(e["dtype"], str(e["dtype"]))
+            raise BlobError("LLM_ERR_DTYPE", f"{where}: {name} has dtype {dn}, "
+                            f"this reader supports {DTYPE_NAMES[want_dtype]}")
+        if e["group_size"] != 0:
+            raise BlobError("LLM_ERR_DTYPE", f"{where}: {name} group_size {e['group_size']} "
+                            f"on an unquantized dtype")
+        # LLM_ERR_SHAPE: ndim, shape, nbytes
+        if kind == KIND_TOKENIZER:
+            rows, cols, ndim = e["rows"], 1, 1
+            want_nbytes = e["rows"]
+        else:
+            rows, cols, ndim = shapes[kind]
+            want_nbytes = 4 * rows * cols
+        if (e["ndim"], e["rows"], e["cols"]) != (ndim, rows, cols):
+            raise BlobError("LLM_ERR_SHAPE", f"{where}: {name} layer {layer} is ndim {e['ndim']} "
+                            f"({e['rows']}, {e['cols']}), expected ndim {ndim} ({rows}, {cols})")
+        if e["nbytes"] != want_nbytes:
+            raise BlobError("LLM_ERR_SHAPE", f"{where}: {name} nbytes {e['nbytes']}, expected {want_nbytes}")
+        # LLM_ERR_BOUNDS: inside the blob, after the table, no overlap
+        off, end = e["offset"], e["offset"] + e["nbytes"]
+        if off < table_end or end > total or end > 0xFFFFFFFF:
+            raise BlobError("LLM_ERR_BOUNDS", f"{where}: {name} bytes {off}..{end} outside "
+                            f"{table_end}..{total}")
+        for o, en, other in spans:
+            if off < en and o < end:
+                raise BlobError("LLM_ERR_BOUNDS", f"{where}: {name} bytes {off}..{end} overlap {other}")
+        if off % ALIGN:
+            raise BlobError("LLM_ERR_ALIGN", f"{where}: {name} offset {off} not {ALIGN}-byte aligned")
+        spans.append((off, end, name))
+        seen[(kind, layer)] = e
+
+    for kind in KIND_NAMES:
+        if kind in (KIND_CLS, KIND_TOKENIZER):
+            continue
+        for layer in range(config.n_layers if kind in LAYER_KINDS else 1):
+            if (kind, layer) not in seen:
+                raise BlobError("LLM_ERR_TENSOR_TABLE", f"missing {KIND_NAMES[kind]} layer {layer}")
+
+    # LLM_ERR_BOUNDS: the gaps between tensors are the format's zero padding
+    pos = table_end
+    for o, en, name in sorted(spans) + [(total, total, "end")]:
+        if any(data[pos:o]):
+            raise BlobError("LLM_ERR_BOUNDS", f"non-zero padding in bytes {pos}..{o} before {name}")
+        pos = max(pos, en)
+
+    def arr(kind, layer=0):
+        e = seen[(kind, layer)]
+        rows, cols, ndim = shapes[kind]
+        a = np.frombuffer(data, dtype="<f4", count=rows * cols, offset=e["offset"])
+        return a.reshape(_array_shape(rows, cols, ndim)).astype(np.float32)
+
+    tokenizer = None
+    if (KIND_TOKENIZER, 0) in seen:
+        e = seen[(KIND_TOKENIZER, 0)]
+        tokenizer = data[e["offset"]:e["offset"] + e["nbytes"]]
+        from .tokenizer import parse_tokenizer  # late: tokenizer imports BlobError
+        parse_tokenizer(tokenizer, config.vocab_size)
+
+    weights = {"tok_emb": arr(KIND_TOK_EMB), "final_norm": arr(KIND_FINAL_NORM)}
+    for kind in LAYER_KINDS:
+        weights[KIND_NAMES[kind]] = [arr(kind, layer) for layer in range(config.n_layers)]
+    if (KIND_CLS, 0) in seen:
+        weights["cls"] = arr(KIND_CLS)
+    return config, weights, tokenizer
