@@ -1,0 +1,303 @@
+/*
+ * Host example: generate text from the command line, as llama2.c's run.c does.
+ *
+ *   program <checkpoint> [options]       (see usage() for the options)
+ *
+ * The checkpoint is a llama2.c model file or an llm blob; llm_model_open tells
+ * which. Files are mapped read-only, so the weights are used in place, as a
+ * microcontroller reads them from flash. With -t 0 the text on stdout is
+ * byte-identical to run.c's for the same arguments.
+ */
+#if !defined(_WIN32)
+#define _POSIX_C_SOURCE 200809L /* mmap, clock_gettime under -std=c99 */
+#endif
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__unix__) || defined(__APPLE__)
+#define HAVE_MMAP 1
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#else
+#define HAVE_MMAP 0
+#endif
+
+#include "llm.h"
+
+/* A whole file in memory, 16-byte aligned (mmap pages or an aligned block). */
+typedef struct file_data {
+    const uint8_t *data; /* (size) bytes */
+    size_t size;
+    void *to_free;       /* malloc block when not mapped */
+    int mapped;
+} file_data;
+
+static void usage(FILE *out) {
+    fprintf(out, "Usage:   program <checkpoint> [options]\n");
+    fprintf(out, "Example: program model.bin -n 256 -i \"Once upon a time\"\n");
+    fprintf(out, "Options:\n");
+    fprintf(out, "  -t <float>  temperature in [0,inf], default 1.0\n");
+    fprintf(out, "  -p <float>  p value in top-p (nucleus) sampling in [0,1] default 0.9\n");
+    fprintf(out, "  -s <int>    random seed, default time(NULL)\n");
+    fprintf(out, "  -n <int>    number of steps to run for, default 256. 0 = max_seq_len\n");
+    fprintf(out, "  -i <string> input prompt\n");
+    fprintf(out, "  -z <string> optional path to custom tokenizer (default: the blob's\n");
+    fprintf(out, "              embedded tokenizer, else tokenizer.bin)\n");
+    fprintf(out, "  -m <string> mode: generate|chat, default: generate (chat is not supported)\n");
+    fprintf(out, "  -y <string> (optional) system prompt in chat mode\n");
+    fprintf(out, "  -k <int>    top-k: sample among the k most likely tokens, default 0 = off\n");
+    fprintf(out, "  -r <float>  repeat penalty (> 1 penalises recent tokens), default 1.0 = off\n");
+}
+
+static void error_usage(void) {
+    usage(stderr);
+    exit(EXIT_FAILURE);
+}
+
+/* Monotonic microseconds for the library's llm_gen_stats. */
+static uint64_t now_us(void *user) {
+    (void)user;
+#if !defined(_WIN32)
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+#else
+    return (uint64_t)clock() * 1000000u / CLOCKS_PER_SEC;
+#endif
+}
+
+static void log_stderr(int level, const char *msg, void *user) {
+    (void)user;
+    fprintf(stderr, "llm %s: %s\n", level <= LLM_LOG_ERROR ? "error" : "warning", msg);
+}
+
+/* n bytes aligned to 16 (LLM_ARENA_ALIGN may ask for more) from malloc;
+ * *block gets the pointer to free. NULL when out of memory. */
+static void *alloc_aligned(size_t n, size_t align, void **block) {
+    uint8_t *raw = (uint8_t *)malloc(n + align);
+    if (!raw) return NULL;
+    *block = raw;
+    uintptr_t p = ((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1);
+    return (void *)p;
+}
+
+/* Read a whole file; 0 on success, else errno-style failure (message printed). */
+static int load_file(const char *path, file_data *f) {
+    static uint64_t empty[2]; /* aligned stand-in for an empty file */
+    memset(f, 0, sizeof *f);
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        fprintf(stderr, "Couldn't open file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (fseek(fp, 0, SEEK_END) != 0) goto io_error;
+    long len = ftell(fp);
+    if (len < 0) goto io_error;
+    f->size = (size_t)len;
+    if (f->size == 0) {
+        f->data = (const uint8_t *)empty;
+        fclose(fp);
+        return 0;
+    }
+#if HAVE_MMAP
+    {
+        void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fileno(fp), 0);
+        if (p != MAP_FAILED) {
+            f->data = (const uint8_t *)p;
+            f->mapped = 1;
+            fclose(fp);
+            return 0;
+        }
+    }
+#endif
+    {
+        void *buf = alloc_aligned(f->size, 16, &f->to_free);
+        if (!buf) {
+            fprintf(stderr, "Out of memory reading %s (%zu bytes)\n", path, f->size);
+            fclose(fp);
+            return -1;
+        }
+        if (fseek(fp, 0, SEEK_SET) != 0 || fread(buf, 1, f->size, fp) != f->size) {
+            free(f->to_free);
+            f->to_free = NULL;
+            goto io_error;
+        }
+        f->data = (const uint8_t *)buf;
+    }
+    fclose(fp);
+    return 0;
+io_error:
+    fprintf(stderr, "Couldn't read file %s: %s\n", path, strerror(errno));
+    fclose(fp);
+    return -1;
+}
+
+static void unload_file(file_data *f) {
+#if HAVE_MMAP
+    if (f->mapped) munmap((void *)(uintptr_t)f->data, f->size);
+#endif
+    free(f->to_free);
+    memset(f, 0, sizeof *f);
+}
+
+/* Streams each piece to stdout as soon as it is made, as run.c does. */
+static int print_piece(const char *piece, size_t len, void *user) {
+    (void)user;
+    if (len) fwrite(piece, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char *argv[]) {
+    const char *checkpoint_path = NULL;
+    const char *tokenizer_path = NULL; /* NULL: embedded, else tokenizer.bin */
+    float temperature = 1.0f;          /* 0 = greedy */
+    float topp = 0.9f;
+    int steps = 256;                   /* positions, prompt included */
+    const char *prompt = NULL;
+    unsigned long long rng_seed = 0;   /* 0 = time(NULL) */
+    const char *mode = "generate";
+    int top_k = 0;
+    float repeat_penalty = 1.0f;
+
+    if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc >= 2) checkpoint_path = argv[1]; else error_usage();
+    for (int i = 2; i < argc; i += 2) {
+        if (i + 1 >= argc) error_usage();           /* every flag takes a value */
+        if (argv[i][0] != '-' || strlen(argv[i]) != 2) error_usage();
+        const char *v = argv[i + 1];
+        switch (argv[i][1]) {
+        case 't': temperature = (float)atof(v); break;
+        case 'p': topp = (float)atof(v); break;
+        case 's': rng_seed = (unsigned long long)atoi(v); break;
+        case 'n': steps = atoi(v); break;
+        case 'i': prompt = v; break;
+        case 'z': tokenizer_path = v; break;
+        case 'm': mode = v; break;
+        case 'y': break; /* system prompt: chat only, unsupported */
+        case 'k': top_k = atoi(v); break;
+        case 'r': repeat_penalty = (float)atof(v); break;
+        default: error_usage();
+        }
+    }
+    if (strcmp(mode, "chat") == 0) {
+        fprintf(stderr, "chat mode is not supported by this program; use -m generate\n");
+        return EXIT_FAILURE;
+    }
+    if (strcmp(mode, "generate") != 0) {
+        fprintf(stderr, "unknown mode: %s\n", mode);
+        error_usage();
+    }
+    /* The same overrides as run.c, so equal arguments mean equal runs. */
+    if (rng_seed == 0) rng_seed = (unsigned int)time(NULL);
+    if (temperature < 0.0f) temperature = 0.0f;
+    if (topp < 0.0f || 1.0f < topp) topp = 0.9f;
+    if (steps < 0) steps = 0;
+    if (top_k < 0) top_k = 0;
+    if (!(repeat_penalty > 0.0f)) repeat_penalty = 1.0f;
+
+    llm_port port = {log_stderr, now_us, NULL};
+    llm_port_set(&port);
+
+    int rc = EXIT_FAILURE;
+    file_data model_file, tok_file;
+    memset(&tok_file, 0, sizeof tok_file);
+    void *arena_block = NULL;
+    if (load_file(checkpoint_path, &model_file) != 0) return EXIT_FAILURE;
+
+    llm_model model;
+    llm_status st = llm_model_open(&model, model_file.data, model_file.size);
+    if (st != LLM_OK) {
+        fprintf(stderr, "Couldn't load model %s: %s\n", checkpoint_path, llm_status_str(st));
+        goto done;
+    }
+
+    llm_params params = llm_params_default();
+    if (!tokenizer_path && !model.tokenizer) tokenizer_path = "tokenizer.bin";
+    if (tokenizer_path) {
+        if (load_file(tokenizer_path, &tok_file) != 0) {
+            if (!model.tokenizer)
+                fprintf(stderr, "%s has no embedded tokenizer; give one with -z\n", checkpoint_path);
+            goto done;
+        }
+        params.tokenizer = tok_file.data;
+        params.tokenizer_size = tok_file.size;
+    }
+
+    size_t arena_size = 0;
+    st = llm_arena_size(&model, &params, &arena_size);
+    if (st != LLM_OK) {
+        fprintf(stderr, "Couldn't size the arena for %s (tokenizer %s): %s\n", checkpoint_path,
+                tokenizer_path ? tokenizer_path : "embedded", llm_status_str(st));
+        goto done;
+    }
+    void *arena = alloc_aligned(arena_size, LLM_ARENA_ALIGN, &arena_block);
+    if (!arena) {
+        fprintf(stderr, "Out of memory: the arena needs %zu bytes\n", arena_size);
+        goto done;
+    }
+    llm_ctx ctx;
+    st = llm_init(&ctx, &model, &params, arena, arena_size);
+    if (st != LLM_OK) {
+        fprintf(stderr, "Couldn't initialise %s (tokenizer %s): %s\n", checkpoint_path,
+                tokenizer_path ? tokenizer_path : "embedded", llm_status_str(st));
+        goto done;
+    }
+
+    llm_sampler_params sp = llm_sampler_default();
+    sp.temperature = temperature;
+    sp.top_p = topp;
+    sp.top_k = (uint32_t)top_k;
+    sp.repeat_penalty = repeat_penalty;
+    sp.seed = rng_seed;
+    llm_sampler_set(&ctx, &sp);
+
+    llm_gen_params g;
+    memset(&g, 0, sizeof g);
+    g.prompt = prompt ? prompt : "";
+    g.n_steps = (uint32_t)steps; /* 0 and > seq_len mean the whole context */
+    g.echo_prompt = 1;
+    g.on_piece = print_piece;
+
+    llm_gen_stats stats;
+    memset(&stats, 0, sizeof stats);
+    uint64_t t0 = now_us(NULL);
+    st = llm_generate(&ctx, &g, &stats);
+    uint64_t t1 = now_us(NULL);
+    printf("\n");
+    fflush(stdout);
+    if (st != LLM_OK) {
+        fprintf(stderr, "Generation with %s failed: %s\n", checkpoint_path, llm_status_str(st));
+        goto done;
+    }
+
+    /* Forward passes per second over the whole generation, prompt included:
+     * the last sampled token is run only when it was an end token (EOS). */
+    uint32_t n_pos = stats.n_prompt + stats.n_generated - (stats.end == LLM_END_EOS ? 0u : 1u);
+    if (n_pos > 1 && t1 > t0)
+        fprintf(stderr, "achieved tok/s: %f\n", (double)n_pos / ((double)(t1 - t0) / 1e6));
+    if (stats.prefill_us)
+        fprintf(stderr, "prefill: %u tokens, %.1f tok/s\n", (unsigned)stats.n_prompt,
+                (double)stats.n_prompt / ((double)stats.prefill_us / 1e6));
+    if (stats.decode_us)
+        fprintf(stderr, "decode: %u tokens, %.1f tok/s\n", (unsigned)stats.n_generated,
+                (double)stats.n_generated / ((double)stats.decode_us / 1e6));
+    fprintf(stderr, "arena: %zu bytes; end: %s\n", llm_arena_used(&ctx), llm_end_str(stats.end));
+    rc = 0;
+
+done:
+    free(arena_block);
+    unload_file(&tok_file);
+    unload_file(&model_file);
+    return rc;
+}

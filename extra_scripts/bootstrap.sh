@@ -1,0 +1,85 @@
+# Shared install steps of setup.sh and test.sh; source it, then call
+# llm_bootstrap. Needs bash with `set -euo pipefail` in the caller.
+#
+# llm_bootstrap, each step skipped when already done:
+#   1. apt-get: a C compiler and Python's venv/pip, only when missing
+#   2. .venv with extra_scripts/requirements.txt and llmtools (editable)
+#   3. PlatformIO's offline path (extra_scripts/pio_offline.py)
+#   4. the default model (python -m llmtools download; honours LLM_MODELS_DIR)
+# Afterwards .venv/bin is first on PATH and LLM_MODEL / LLM_TOKENIZER name
+# the model files.
+
+LLM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LLM_VENV="$LLM_ROOT/.venv"
+
+llm_say() {
+    if [ -t 1 ]; then printf '\033[1m==> %s\033[0m\n' "$*"; else printf '==> %s\n' "$*"; fi
+}
+
+llm_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Debian/Ubuntu packages for whatever is missing; nothing when all is there.
+llm_install_system_packages() {
+    local pkgs=()
+    command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || pkgs+=(build-essential)
+    if ! command -v python3 >/dev/null 2>&1; then
+        pkgs+=(python3 python3-venv python3-pip)
+    else
+        python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || pkgs+=(python3-venv)
+        python3 -m pip --version >/dev/null 2>&1 || pkgs+=(python3-pip)
+    fi
+    [ ${#pkgs[@]} -eq 0 ] && return 0
+    command -v apt-get >/dev/null 2>&1 ||
+        llm_die "missing ${pkgs[*]} and no apt-get here: install a C compiler and Python 3 with venv and pip"
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 || llm_die "need root or sudo to install ${pkgs[*]}"
+        sudo=(sudo)
+    fi
+    llm_say "apt-get install ${pkgs[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${pkgs[@]}"
+}
+
+# The virtual environment, reinstalled only when its inputs change.
+llm_setup_venv() {
+    if [ ! -x "$LLM_VENV/bin/python" ] || ! "$LLM_VENV/bin/python" -c '' >/dev/null 2>&1; then
+        llm_say "creating $LLM_VENV"
+        rm -rf "$LLM_VENV"
+        python3 -m venv "$LLM_VENV"
+    fi
+    local stamp="$LLM_VENV/.llm-bootstrap" want
+    want="$(cat "$LLM_ROOT/extra_scripts/requirements.txt" "$LLM_ROOT/extra_scripts/pyproject.toml" \
+              | sha256sum | cut -d' ' -f1) $LLM_ROOT"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        llm_say "pip install (extra_scripts/requirements.txt, llmtools)"
+        "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+            -r "$LLM_ROOT/extra_scripts/requirements.txt"
+        "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$LLM_ROOT/extra_scripts"
+        printf '%s' "$want" >"$stamp"
+    fi
+    export VIRTUAL_ENV="$LLM_VENV"
+    export PATH="$LLM_VENV/bin:$PATH"
+    unset PYTHONHOME
+}
+
+# Sets LLM_MODEL and LLM_TOKENIZER from `python -m llmtools download`.
+llm_fetch_model() {
+    local out
+    out="$(python -m llmtools download --no-progress)" || llm_die "could not get the default model"
+    LLM_MODEL="$(printf '%s\n' "$out" | grep 'stories260K\.bin$' | head -n1 || true)"
+    LLM_TOKENIZER="$(printf '%s\n' "$out" | grep 'tok512\.bin$' | head -n1 || true)"
+    [ -f "$LLM_MODEL" ] && [ -f "$LLM_TOKENIZER" ] ||
+        llm_die "llmtools download did not name stories260K.bin and tok512.bin: $out"
+    export LLM_MODEL LLM_TOKENIZER
+}
+
+llm_bootstrap() {
+    cd "$LLM_ROOT"
+    local t0=$SECONDS
+    llm_install_system_packages
+    llm_setup_venv
+    python extra_scripts/pio_offline.py
+    llm_fetch_model
+    llm_say "ready in $((SECONDS - t0)) s: model $LLM_MODEL"
+}
