@@ -1,0 +1,201 @@
+/* Commands that load things: info, reset, model, tok, init, init_short. */
+#include <string.h>
+
+#include "fw_io.h"
+#include "fw_port.h"
+#include "fw_state.h"
+#include "kernels/kernels.h"
+
+fw_state fw;
+
+void fw_drop_ctx(void) {
+    fw_port_free(fw.arena);
+    fw.arena = NULL;
+    fw.arena_size = 0;
+    fw.ctx_ok = 0;
+    memset(&fw.ctx, 0, sizeof fw.ctx);
+}
+
+static void drop_model(void) {
+    fw_drop_ctx();
+    fw_port_free(fw.model_alloc);
+    fw.model_alloc = NULL;
+    fw.model_data = NULL;
+    fw.model_size = 0;
+    fw.model_ok = 0;
+    memset(&fw.model, 0, sizeof fw.model);
+}
+
+static void drop_tok(void) {
+    fw_drop_ctx();
+    fw_port_free(fw.tok_data);
+    fw.tok_data = NULL;
+    fw.tok_size = 0;
+}
+
+void fw_drop_all(void) {
+    drop_model();
+    drop_tok();
+}
+
+static const char *backend_name(void) {
+#if LLM_BACKEND == LLM_BACKEND_CM55
+    return "cm55";
+#elif LLM_BACKEND == LLM_BACKEND_ESP32S3
+    return "esp32s3";
+#else
+    return "ref";
+#endif
+}
+
+/* info: build facts the host needs (backend decides kernel tolerances). */
+void fw_cmd_info(const char *cmd, char *args) {
+    (void)args;
+    fw_out_begin(cmd, LLM_OK);
+    fw_out_str(" backend=");
+    fw_out_str(backend_name());
+    fw_out_kv_u("line_max", FW_LINE_MAX);
+    fw_out_kv_u("text_max", FW_TEXT_MAX);
+    fw_out_kv_u("max_layers", LLM_MAX_LAYERS);
+    fw_out_kv_u("max_stops", LLM_MAX_STOPS);
+    fw_out_kv_u("max_stop_len", LLM_MAX_STOP_LEN);
+    fw_out_kv_u("arena_align", LLM_ARENA_ALIGN);
+    fw_out_end();
+}
+
+/* reset: forget model, tokenizer and context. */
+void fw_cmd_reset(const char *cmd, char *args) {
+    (void)args;
+    fw_drop_all();
+    fw_out_begin(cmd, LLM_OK);
+    fw_out_end();
+}
+
+/* Read up to max_bytes of a file into an exactly sized buffer, the data
+ * starting misalign bytes after a 16-byte boundary. */
+static const char *load_file(const char *path, size_t max_bytes, size_t misalign,
+                             uint8_t **alloc, size_t *size) {
+    long n = fw_port_file_size(path);
+    if (n < 0) return "cannot_open";
+    size_t len = (size_t)n < max_bytes ? (size_t)n : max_bytes;
+    uint8_t *p = fw_port_alloc(len + misalign);
+    if (p == NULL) return "out_of_memory";
+    if (fw_port_file_read(path, p + misalign, len) != 0) {
+        fw_port_free(p);
+        return "cannot_read";
+    }
+    *alloc = p;
+    *size = len;
+    return NULL;
+}
+
+/* model <path> [<max_bytes> [<misalign>]]: load (a prefix of) a file and
+ * llm_model_open it; prints the config it found. */
+void fw_cmd_model(const char *cmd, char *args) {
+    char *path = fw_word(&args), *w_max = fw_word(&args), *w_mis = fw_word(&args);
+    uint32_t max_bytes = 0xFFFFFFFFu, misalign = 0;
+    if (path == NULL || (w_max != NULL && fw_parse_u32(w_max, &max_bytes) != 0) ||
+        (w_mis != NULL && (fw_parse_u32(w_mis, &misalign) != 0 || misalign > 15))) {
+        fw_reply_error(cmd, "usage");
+        return;
+    }
+    drop_model();
+    const char *err = load_file(path, max_bytes, misalign, &fw.model_alloc, &fw.model_size);
+    if (err != NULL) {
+        fw_reply_error(cmd, err);
+        return;
+    }
+    fw.model_data = fw.model_alloc + misalign;
+    llm_status s = llm_model_open(&fw.model, fw.model_data, fw.model_size);
+    fw_out_begin(cmd, s);
+    fw_out_kv_u("size", fw.model_size);
+    if (s == LLM_OK) {
+        const llm_config *c = &fw.model.config;
+        fw.model_ok = 1;
+        fw_out_kv_u("format", fw.model.format);
+        fw_out_kv_u("dim", c->dim);
+        fw_out_kv_u("hidden_dim", c->hidden_dim);
+        fw_out_kv_u("n_layers", c->n_layers);
+        fw_out_kv_u("n_heads", c->n_heads);
+        fw_out_kv_u("n_kv_heads", c->n_kv_heads);
+        fw_out_kv_u("vocab_size", c->vocab_size);
+        fw_out_kv_u("seq_len", c->seq_len);
+        fw_out_str(" rope_theta=");
+        fw_out_f32_hex(&c->rope_theta, 1);
+        fw_out_str(" norm_eps=");
+        fw_out_f32_hex(&c->norm_eps, 1);
+        fw_out_kv_u("tied", fw.model.cls.data == fw.model.tok_emb.data);
+        fw_out_kv_u("tokenizer", fw.model.tokenizer_size);
+    }
+    fw_out_end();
+}
+
+/* tok <path> | tok -: external tokenizer for the next init, or none. */
+void fw_cmd_tok(const char *cmd, char *args) {
+    char *path = fw_word(&args);
+    if (path == NULL) {
+        fw_reply_error(cmd, "usage");
+        return;
+    }
+    drop_tok();
+    if (strcmp(path, "-") != 0) {
+        const char *err = load_file(path, 0xFFFFFFFFu, 0, &fw.tok_data, &fw.tok_size);
+        if (err != NULL) {
+            fw_reply_error(cmd, err);
+            return;
+        }
+    }
+    fw_out_begin(cmd, LLM_OK);
+    fw_out_kv_u("size", fw.tok_size);
+    fw_out_end();
+}
+
+/* init <seq_len> | init_short <seq_len>: size query, then llm_init on a fresh
+ * arena of exactly that size (init_short: one byte less). */
+void fw_cmd_init(const char *cmd, char *args) {
+    uint32_t seq_len;
+    if (fw_parse_u32(fw_word(&args), &seq_len) != 0) {
+        fw_reply_error(cmd, "usage");
+        return;
+    }
+    if (!fw.model_ok) {
+        fw_reply_error(cmd, "no_model");
+        return;
+    }
+    fw_drop_ctx();
+    llm_params p = llm_params_default();
+    p.seq_len = seq_len;
+    if (fw.tok_data != NULL) {
+        p.tokenizer = fw.tok_data;
+        p.tokenizer_size = fw.tok_size;
+    }
+    size_t need = 0;
+    llm_status s = llm_arena_size(&fw.model, &p, &need);
+    if (s != LLM_OK) {
+        fw_out_begin(cmd, s);
+        fw_out_kv_u("need", need);
+        fw_out_end();
+        return;
+    }
+    const int shrt = strcmp(cmd, "init_short") == 0;
+    size_t size = shrt && need > 0 ? need - 1 : need;
+    fw.arena = fw_port_alloc(size);
+    if (fw.arena == NULL) {
+        fw_reply_error(cmd, "out_of_memory");
+        return;
+    }
+    fw.arena_size = size;
+    s = llm_init(&fw.ctx, &fw.model, &p, fw.arena, size);
+    fw_out_begin(cmd, s);
+    fw_out_kv_u("need", need);
+    fw_out_kv_u("arena", size);
+    if (s == LLM_OK) {
+        fw.ctx_ok = 1;
+        fw_out_kv_u("used", llm_arena_used(&fw.ctx));
+        fw_out_kv_u("seq_len", fw.ctx.seq_len);
+        fw_out_kv_u("tok_vocab", fw.ctx.tok.vocab_size);
+    } else {
+        fw_drop_ctx();
+    }
+    fw_out_end();
+}

@@ -1,0 +1,127 @@
+/*
+ * Test firmware: a line-based command interpreter over the llm library,
+ * driven by the pytest-embedded suite in test/ (client: test/helpers/firmware.py).
+ *
+ * Protocol (ASCII lines; binary payloads as hex):
+ *   At start the firmware prints "ready llm-test-fw protocol=1".
+ *   Every command gets exactly one result line:
+ *       <command> <llm_status_str> [key=value ...]
+ *   Firmware-side failures (bad arguments, unreadable file, no model or
+ *   context yet) answer LLM_ERR_ARG with a fw_error=<reason> key. Lines
+ *   starting with "#" are comments (library log messages come out as
+ *   "# log <level> <message>"). Numbers are decimal; floats as arguments are
+ *   decimal (strtod, then rounded to float); floats in results are IEEE-754
+ *   bits, 8 hex digits each, most significant first; text is hex of its
+ *   bytes, "-" when empty; id lists are comma-separated, "-" when empty.
+ *
+ *   info                          backend=ref|cm55|esp32s3 line_max text_max
+ *                                 max_layers max_stops max_stop_len arena_align
+ *   reset                         forget model, tokenizer and context
+ *   model <path> [<max_bytes> [<misalign>]]
+ *                                 read (the first max_bytes of) a file into a
+ *                                 buffer of exactly that size, starting misalign
+ *                                 (0..15) bytes past a 16-byte boundary, then
+ *                                 llm_model_open: size, and when OK format dim
+ *                                 hidden_dim n_layers n_heads n_kv_heads
+ *                                 vocab_size seq_len rope_theta norm_eps (bits)
+ *                                 tied tokenizer (embedded bytes)
+ *   tok <path> | tok -            external tokenizer for the next init, or none
+ *   init <seq_len>                llm_arena_size, then llm_init on a fresh arena
+ *   init_short <seq_len>          of exactly that size (init_short: one byte
+ *                                 less): need arena, and when OK used seq_len
+ *                                 tok_vocab
+ *   forward <token> <pos>         llm_forward: logits=<vocab floats>
+ *   sample <temp> <top_p> <top_k> <penalty> <last_n> <seed> <n_draws> <history> <logits>
+ *                                 llm_sampler_set, then n_draws llm_sample on
+ *                                 fresh copies of logits (vocab floats):
+ *                                 ids=<list>
+ *   encode <bos> <eos> <max_tokens> <hex text>
+ *                                 llm_encode into exactly max_tokens ids:
+ *                                 n, and when OK ids=<list>
+ *   decode <prev> <token> [<prev> <token> ...]
+ *                                 llm_decode of each pair: pieces=<hex>,<hex>...
+ *   generate <n_steps> <temp> <top_p> <top_k> <penalty> <last_n> <seed> <echo>
+ *            <stop_after> <hex prompt> [<hex stop> ...]
+ *                                 llm_sampler_set, llm_generate collecting the
+ *                                 pieces (the callback asks to stop after
+ *                                 stop_after pieces, 0 = never): end (when OK)
+ *                                 n_prompt n_generated prefill_us decode_us
+ *                                 pieces overflow lens=<first 256 piece
+ *                                 lengths> text=<hex>
+ *   kernel <op> <dims...> <scale> <seed>
+ *                                 dispatched and reference kernel on the same
+ *                                 pseudo-random inputs (see fw_cmd_kernel.c)
+ *   quit                          free everything, answer, exit
+ */
+#include <string.h>
+
+#include "fw_io.h"
+#include "fw_port.h"
+#include "fw_state.h"
+
+static char line[FW_LINE_MAX]; /* (FW_LINE_MAX) current command line */
+
+/* Library log messages become comment lines, which the host ignores. */
+static void log_hook(int level, const char *msg, void *user) {
+    (void)user;
+    fw_out_str("# log ");
+    fw_out_u((uint64_t)level);
+    fw_out_str(" ");
+    fw_out_str(msg);
+    fw_out_end();
+}
+
+static uint64_t time_hook(void *user) {
+    (void)user;
+    return fw_port_time_us();
+}
+
+typedef void (*cmd_fn)(const char *cmd, char *args);
+
+static const struct {
+    const char *name;
+    cmd_fn fn;
+} commands[] = {
+    {"info", fw_cmd_info},         {"reset", fw_cmd_reset},     {"model", fw_cmd_model},
+    {"tok", fw_cmd_tok},           {"init", fw_cmd_init},       {"init_short", fw_cmd_init},
+    {"forward", fw_cmd_forward},   {"sample", fw_cmd_sample},   {"encode", fw_cmd_encode},
+    {"decode", fw_cmd_decode},     {"generate", fw_cmd_generate}, {"kernel", fw_cmd_kernel},
+};
+
+int main(void) {
+    fw_port_init();
+    llm_port port = {log_hook, time_hook, NULL};
+    llm_port_set(&port);
+    fw_out_str("ready llm-test-fw protocol=1");
+    fw_out_end();
+
+    for (;;) {
+        long n = fw_port_read_line(line, sizeof line);
+        if (n == -1) break;
+        char *cursor = line;
+        char *cmd = fw_word(&cursor);
+        if (n == -2) {
+            fw_reply_error(cmd != NULL ? cmd : "error", "line_too_long");
+            continue;
+        }
+        if (cmd == NULL || cmd[0] == '#') continue;
+        if (strcmp(cmd, "quit") == 0) {
+            fw_drop_all();
+            fw_out_begin("quit", LLM_OK);
+            fw_out_end();
+            break;
+        }
+        size_t i;
+        for (i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+            if (strcmp(cmd, commands[i].name) == 0) break;
+        }
+        if (i == sizeof commands / sizeof commands[0]) {
+            fw_reply_error(cmd, "unknown_command");
+            continue;
+        }
+        commands[i].fn(cmd, cursor);
+    }
+    fw_drop_all();
+    fw_port_exit(0);
+    return 0;
+}
