@@ -1,27 +1,28 @@
 #!/usr/bin/env bash
-# Install what is missing, build every host environment and run all tests:
-# the whole suite on the native_test firmware, then the device tests again
-# on the AddressSanitizer/UBSan build. Exits non-zero when any step fails.
+# Install what is missing, build every environment and run all tests:
+#   1. the whole suite against the host test firmware (tool tests, device
+#      tests, the example programs: host and the Cortex-M55 story in QEMU),
+#   2. the device tests again on the AddressSanitizer/UBSan host build,
+#   3. the device tests again on the emulated Cortex-M55 (QEMU mps3-an547).
+# Exits non-zero when any step fails.
 set -euo pipefail
 cd "$(dirname "$0")"
 source extra_scripts/bootstrap.sh
 llm_bootstrap
-# The tests read models from LLM_MODELS_DIR; default to the download's folder.
-if [ -z "${LLM_MODELS_DIR:-}" ]; then
-    LLM_MODELS_DIR="$(dirname "$LLM_MODEL")"
-    export LLM_MODELS_DIR
-fi
 
 t0=$SECONDS
-llm_say "pio run -e native -e native_test -e native_asan"
-pio run -e native -e native_test -e native_asan
+llm_say "pio run -e native -e native_test -e native_asan -e m55_test -e m55_story"
+pio run -e native -e native_test -e native_asan -e m55_test -e m55_story
 llm_say "built in $((SECONDS - t0)) s"
 
-t0=$SECONDS
+device_only=(--ignore=test/tools --ignore=test/examples)
+
 llm_say "pytest: all tests, firmware .pio/build/native_test/program"
 python -m pytest test -q
-llm_say "pytest done in $((SECONDS - t0)) s"
 
-# The Python-only tool tests (test/tools) do not touch the firmware.
-llm_say "pytest: device tests, firmware .pio/build/native_asan/program"
-python -m pytest test -q --ignore=test/tools --llm-firmware .pio/build/native_asan/program
+llm_say "pytest: device tests, firmware .pio/build/native_asan/program (ASan + UBSan)"
+python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_asan/program
+
+llm_say "pytest: device tests on the emulated Cortex-M55, firmware .pio/build/m55_test/firmware.elf"
+python -m pytest test -q "${device_only[@]}" --llm-target=qemu --llm-firmware=.pio/build/m55_test/firmware.elf
+llm_say "all tests passed in $((SECONDS - t0)) s"

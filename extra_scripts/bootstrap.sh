@@ -2,9 +2,11 @@
 # llm_bootstrap. Needs bash with `set -euo pipefail` in the caller.
 #
 # llm_bootstrap, each step skipped when already done:
-#   1. apt-get: a C compiler and Python's venv/pip, only when missing
+#   1. apt-get: a C compiler, Python's venv/pip, the Arm GCC and QEMU for the
+#      emulated Cortex-M55, only when missing
 #   2. .venv with extra_scripts/requirements.txt and llmtools (editable)
-#   3. PlatformIO's offline path (extra_scripts/pio_offline.py)
+#   3. PlatformIO's offline path (extra_scripts/pio_offline_arm.py, which runs
+#      pio_offline.py too): tool-scons, the native platform, the Arm toolchain
 #   4. the default model (python -m llmtools download; honours LLM_MODELS_DIR)
 # Afterwards .venv/bin is first on PATH and LLM_MODEL / LLM_TOKENIZER name
 # the model files.
@@ -22,6 +24,12 @@ llm_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 llm_install_system_packages() {
     local pkgs=()
     command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1 || pkgs+=(build-essential)
+    # gcc prints the bare name back when newlib's semihosting library is absent.
+    if ! command -v arm-none-eabi-gcc >/dev/null 2>&1 ||
+        [ "$(arm-none-eabi-gcc -print-file-name=librdimon.a)" = librdimon.a ]; then
+        pkgs+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
+    fi
+    command -v qemu-system-arm >/dev/null 2>&1 || pkgs+=(qemu-system-arm)
     if ! command -v python3 >/dev/null 2>&1; then
         pkgs+=(python3 python3-venv python3-pip)
     else
@@ -30,7 +38,7 @@ llm_install_system_packages() {
     fi
     [ ${#pkgs[@]} -eq 0 ] && return 0
     command -v apt-get >/dev/null 2>&1 ||
-        llm_die "missing ${pkgs[*]} and no apt-get here: install a C compiler and Python 3 with venv and pip"
+        llm_die "missing ${pkgs[*]} and no apt-get here: install a C compiler, arm-none-eabi GCC with newlib, qemu-system-arm and Python 3 with venv and pip"
     local sudo=()
     if [ "$(id -u)" -ne 0 ]; then
         command -v sudo >/dev/null 2>&1 || llm_die "need root or sudo to install ${pkgs[*]}"
@@ -72,6 +80,11 @@ llm_fetch_model() {
     [ -f "$LLM_MODEL" ] && [ -f "$LLM_TOKENIZER" ] ||
         llm_die "llmtools download did not name stories260K.bin and tok512.bin: $out"
     export LLM_MODEL LLM_TOKENIZER
+    # The tests and the Cortex-M55 story build read the models from here.
+    if [ -z "${LLM_MODELS_DIR:-}" ]; then
+        LLM_MODELS_DIR="$(dirname "$LLM_MODEL")"
+        export LLM_MODELS_DIR
+    fi
 }
 
 llm_bootstrap() {
@@ -79,7 +92,7 @@ llm_bootstrap() {
     local t0=$SECONDS
     llm_install_system_packages
     llm_setup_venv
-    python extra_scripts/pio_offline.py
+    python extra_scripts/pio_offline_arm.py
     llm_fetch_model
     llm_say "ready in $((SECONDS - t0)) s: model $LLM_MODEL"
 }

@@ -1,0 +1,72 @@
+"""The example programs as a user runs them: the host program's stdout is
+llama2.c run.c's, byte for byte, for llama2.c checkpoints and for our blobs;
+its errors are clear; the Cortex-M55 story firmware in QEMU prints the same
+story as the host. They need `pio run -e native -e m55_story` first."""
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from helpers.golden import LLAMA2C_GREEDY_200
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / '.pio' / 'build' / 'native' / 'program'
+STORY_ELF = ROOT / '.pio' / 'build' / 'm55_story' / 'firmware.elf'
+QEMU = ['qemu-system-arm', '-M', 'mps3-an547', '-nographic', '-monitor', 'none', '-serial', 'none',
+        '-semihosting-config', 'enable=on,target=native', '-icount', 'shift=0']
+
+
+def built(path: Path, env: str) -> Path:
+    if not path.is_file():
+        pytest.fail(f'{path} is missing: build it with `pio run -e {env}`', pytrace=False)
+    return path
+
+
+def run(args, **kw):
+    return subprocess.run([str(a) for a in args], capture_output=True, timeout=300, **kw)
+
+
+def test_host_program_matches_llama2c(models_dir):
+    r = run([built(PROGRAM, 'native'), models_dir / 'stories260K.bin', '-z', models_dir / 'tok512.bin',
+             '-t', '0', '-n', '200', '-i', 'Once upon a time'])
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == LLAMA2C_GREEDY_200 + b'\n'
+    assert b'achieved tok/s: ' in r.stderr
+
+
+def test_host_program_reads_blob_with_embedded_tokenizer(models_dir, tmp_path):
+    blob = tmp_path / 'stories260K.llmb'
+    conv = run(['python', '-m', 'llmtools', 'convert', models_dir / 'stories260K.bin',
+                '--tokenizer', models_dir / 'tok512.bin', '-o', blob, '--no-progress'])
+    assert conv.returncode == 0, conv.stderr.decode()
+    r = run([built(PROGRAM, 'native'), blob, '-t', '0', '-n', '200', '-i', 'Once upon a time'])
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == LLAMA2C_GREEDY_200 + b'\n'
+
+
+@pytest.mark.parametrize('case', ['missing', 'corrupt', 'no_tokenizer'])
+def test_host_program_errors(models_dir, tmp_path, case):
+    model = models_dir / 'stories260K.bin'
+    args = ['-z', models_dir / 'tok512.bin']
+    if case == 'missing':
+        model = tmp_path / 'nope.bin'
+    elif case == 'corrupt':
+        model = tmp_path / 'short.bin'
+        model.write_bytes((models_dir / 'stories260K.bin').read_bytes()[:5000])
+    else:
+        args = ['-z', tmp_path / 'tokenizer.bin']  # run.c's default name, absent here
+    r = run([built(PROGRAM, 'native'), model] + args + ['-n', '8'], cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stdout == b''
+    msg = r.stderr.decode()
+    assert str(model.name if case != 'no_tokenizer' else 'tokenizer.bin') in msg
+    if case == 'corrupt':
+        assert 'LLM_ERR_TRUNCATED' in msg
+
+
+def test_m55_story_in_qemu_matches_host():
+    r = run(QEMU + ['-kernel', built(STORY_ELF, 'm55_story')])
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == LLAMA2C_GREEDY_200 + b'\n'
+    err = r.stderr.decode()
+    assert ' tok/s' in err and 'arena ' in err, err
