@@ -1,8 +1,8 @@
 /* Reference softmax and argmax. */
-#include <math.h>
 #include <stddef.h>
 
 #include "../kernels.h"
+#include "expf.h"
 #include "ref.h"
 
 /* Largest of x(n), n >= 1. A maximum does not depend on the order it is
@@ -26,7 +26,7 @@ static float max_of(const float *x, uint32_t n) {
  * and position, and a sequential sum is one add latency per element. */
 void llm_ref_softmax(float *x, uint32_t n) {
     const float max_val = max_of(x, n);
-    for (uint32_t i = 0; i < n; i++) x[i] = expf(x[i] - max_val);
+    for (uint32_t i = 0; i < n; i++) x[i] = llm__expf(x[i] - max_val);
     float acc[LLM_LANES] = {0};
     size_t i = 0;
     for (; i + LLM_LANES <= n; i += LLM_LANES) {
