@@ -57,6 +57,9 @@ const char *llm_status_str(llm_status s);
 
 enum { LLM_LOG_ERROR = 1, LLM_LOG_WARN = 2, LLM_LOG_INFO = 3, LLM_LOG_DEBUG = 4 };
 
+/* A slice of parallel work: process items begin..end-1 (begin < end). */
+typedef void (*llm_range_fn)(void *arg, uint32_t begin, uint32_t end);
+
 /* Platform hooks; any member may be NULL. Set once, before llm_init. */
 typedef struct llm_port {
     /* One complete, NUL-terminated message without trailing newline. */
@@ -64,10 +67,21 @@ typedef struct llm_port {
     /* Monotonic microseconds; used only for llm_gen_stats. */
     uint64_t (*time_us)(void *user);
     void *user;
+    /* Run fn over items 0..n-1 (n >= 1) split into contiguous ranges, one
+     * per worker (llm_parallel_range gives worker w's range), and return when
+     * all are done. Ranges write disjoint outputs; results do not depend on
+     * the split. NULL runs fn(arg, 0, n) on the calling thread. */
+    void (*parallel_for)(llm_range_fn fn, void *arg, uint32_t n, void *user);
 } llm_port;
 
 /* Install the hooks (copied). NULL restores the defaults (silent, time 0). */
 void llm_port_set(const llm_port *port);
+
+/* Worker w's share of n items split among n_workers (1..): contiguous,
+ * in worker order, sizes differing by at most one, the larger first; workers
+ * past n get an empty range (*begin == *end). For parallel_for hooks. */
+void llm_parallel_range(uint32_t n, uint32_t n_workers, uint32_t w, uint32_t *begin,
+                        uint32_t *end);
 
 /* ------------------------------------------------------------------ model */
 
@@ -75,8 +89,8 @@ void llm_port_set(const llm_port *port);
 typedef enum llm_dtype {
     LLM_DTYPE_F32 = 0,
     LLM_DTYPE_F16 = 1, /* reserved */
-    LLM_DTYPE_Q8 = 2,  /* reserved: int8, one scale per group */
-    LLM_DTYPE_Q4 = 3,  /* reserved: int4, one scale per group */
+    LLM_DTYPE_Q8 = 2,  /* int8, one bf16 scale per group (matrices only) */
+    LLM_DTYPE_Q4 = 3,  /* int4, a bf16 scale and offset per group (matrices only) */
     LLM_DTYPE_U8 = 4   /* raw bytes (embedded tokenizer) */
 } llm_dtype;
 
@@ -137,7 +151,9 @@ llm_status llm_model_open(llm_model *m, const void *data, size_t size);
 /* ------------------------------------------------------------------ context */
 
 typedef enum llm_kv_type {
-    LLM_KV_F32 = 0 /* float32 key/value cache; narrower types reserved */
+    LLM_KV_F32 = 0, /* float32 key/value cache */
+    LLM_KV_F16 = 1, /* IEEE half: half the RAM, rounding error ~5e-4 relative */
+    LLM_KV_Q8 = 2   /* int8 plus a bf16 scale per head and position */
 } llm_kv_type;
 
 typedef struct llm_params {
@@ -200,6 +216,13 @@ typedef struct llm_ctx {
     float *rope_cs;             /* (head_size/2, 2) cos, sin at the current position */
     void *key_cache;            /* (n_layers, seq_len, kv_dim) of kv_type */
     void *value_cache;          /* (n_layers, seq_len, kv_dim) of kv_type */
+    uint16_t *key_scale;        /* (n_layers, seq_len, n_kv_heads) bf16; LLM_KV_Q8 only */
+    uint16_t *value_scale;      /* (n_layers, seq_len, n_kv_heads) bf16; LLM_KV_Q8 only */
+    float *kv_tmp;              /* (2, kv_dim) new k, v before storing; not for LLM_KV_F32 */
+    int8_t *xq;                 /* (xq_len + 16) activations quantized for q8/q4 weights */
+    float *xq_scale;            /* (xq_len / 16) their per-group scales */
+    int32_t *xq_sum;            /* (xq_len / 16) per-group sums of the quants */
+    uint32_t xq_len;            /* longest padded input of a quantized matrix; 0 if none */
     int32_t *tokens;            /* (seq_len) token fed at each position */
     uint8_t *arena;
     size_t arena_size, arena_used;

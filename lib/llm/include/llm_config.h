@@ -10,6 +10,14 @@
 #define LLM_BACKEND_CM55 1    /* Cortex-M55: CMSIS-DSP + Helium (MVE) */
 #define LLM_BACKEND_ESP32S3 2 /* ESP32-S3: ESP-DSP */
 
+/* ESP-IDF keeps CONFIG_IDF_TARGET_* in sdkconfig.h, not in compiler flags. */
+#if !defined(LLM_BACKEND) && defined(ESP_PLATFORM) && !defined(CONFIG_IDF_TARGET) && \
+    defined(__has_include)
+#if __has_include("sdkconfig.h")
+#include "sdkconfig.h"
+#endif
+#endif
+
 /* Which kernels the dispatch header picks; the reference is always compiled. */
 #ifndef LLM_BACKEND
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)

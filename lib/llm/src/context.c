@@ -1,6 +1,7 @@
 /* Context setup: parameters, the arena layout and llm_init. */
 #include <math.h>
 
+#include "kernels/ref/quantize.h"
 #include "llm_internal.h"
 
 llm_params llm_params_default(void) {
@@ -43,8 +44,36 @@ static void *alloc_n(llm__arena *a, uint64_t n, size_t elem) {
     return llm__alloc(a, (size_t)bytes);
 }
 
+/* Bytes per cached key or value; 0 for an unknown type. */
 static size_t kv_elem_size(llm_kv_type t) {
-    return t == LLM_KV_F32 ? sizeof(float) : 0;
+    switch (t) {
+    case LLM_KV_F32: return sizeof(float);
+    case LLM_KV_F16: return sizeof(uint16_t);
+    case LLM_KV_Q8: return sizeof(int8_t);
+    default: return 0;
+    }
+}
+
+/* Padded input length (values) of t when it is q8/q4, else 0. */
+static uint32_t quant_cols(const llm_tensor *t) {
+    if (t->dtype != LLM_DTYPE_Q8 && t->dtype != LLM_DTYPE_Q4) return 0;
+    return llm_q_cols_pad(t->dtype == LLM_DTYPE_Q4, t->cols, t->group_size);
+}
+
+/* Longest padded input (values) of the model's q8/q4 matrices; 0 if none. */
+static uint32_t quant_input_len(const llm_model *m) {
+    uint32_t len = quant_cols(&m->tok_emb);
+    const uint32_t cls = quant_cols(&m->cls);
+    len = cls > len ? cls : len;
+    for (uint32_t l = 0; l < m->config.n_layers; l++) {
+        const llm_layer *y = &m->layers[l];
+        const llm_tensor *lt[7] = {&y->wq, &y->wk, &y->wv, &y->wo, &y->w1, &y->w2, &y->w3};
+        for (int i = 0; i < 7; i++) {
+            const uint32_t n = quant_cols(lt[i]);
+            len = n > len ? n : len;
+        }
+    }
+    return len;
 }
 
 /* Checks the model and params; *seq_len gets the context to allocate. */
@@ -97,6 +126,19 @@ static llm_status layout(llm_ctx *ctx, const llm_model *m, const llm_params *p, 
     ctx->rope_cs = alloc_n(a, hs, sizeof(float));                      /* (hs/2, 2) */
     ctx->key_cache = alloc_n(a, kv_n, kv_elem);   /* (n_layers, seq_len, kv_dim) */
     ctx->value_cache = alloc_n(a, kv_n, kv_elem); /* (n_layers, seq_len, kv_dim) */
+    if (p->kv_type == LLM_KV_Q8) {
+        const uint64_t n_scales = (uint64_t)c->n_layers * seq_len * c->n_kv_heads;
+        ctx->key_scale = alloc_n(a, n_scales, sizeof(uint16_t));   /* (n_layers, seq_len, n_kv_heads) */
+        ctx->value_scale = alloc_n(a, n_scales, sizeof(uint16_t)); /* (n_layers, seq_len, n_kv_heads) */
+    }
+    if (p->kv_type != LLM_KV_F32) ctx->kv_tmp = alloc_n(a, 2 * kv_dim, sizeof(float)); /* (2, kv_dim) */
+    ctx->xq_len = quant_input_len(m);
+    if (ctx->xq_len > 0) {
+        /* 16 spare bytes: ESP-DSP's dsps_dp_s8 reads that far past its inputs. */
+        ctx->xq = alloc_n(a, (uint64_t)ctx->xq_len + 16U, sizeof(int8_t)); /* (xq_len + 16) */
+        ctx->xq_scale = alloc_n(a, ctx->xq_len / LLM_Q_GROUP_MIN, sizeof(float));  /* (xq_len / 16) */
+        ctx->xq_sum = alloc_n(a, ctx->xq_len / LLM_Q_GROUP_MIN, sizeof(int32_t)); /* (xq_len / 16) */
+    }
     ctx->tokens = alloc_n(a, seq_len, sizeof(int32_t));                /* (seq_len) */
     ctx->sampler.candidates = alloc_n(a, c->vocab_size, sizeof(llm_prob_index)); /* (vocab) */
 

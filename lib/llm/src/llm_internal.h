@@ -41,6 +41,10 @@ void *llm__alloc(llm__arena *a, size_t n);
 void llm__log(int level, const char *fmt, ...);
 uint64_t llm__time_us(void);
 
+/* Run fn over items 0..n-1 through the port's parallel_for hook, or inline
+ * when there is none (port.c). Nothing happens for n == 0. */
+void llm__parallel_for(llm_range_fn fn, void *arg, uint32_t n);
+
 #define LLM_LOGE(...) do { if (LLM_LOG_LEVEL >= LLM_LOG_ERROR) llm__log(LLM_LOG_ERROR, __VA_ARGS__); } while (0)
 #define LLM_LOGW(...) do { if (LLM_LOG_LEVEL >= LLM_LOG_WARN) llm__log(LLM_LOG_WARN, __VA_ARGS__); } while (0)
 #define LLM_LOGI(...) do { if (LLM_LOG_LEVEL >= LLM_LOG_INFO) llm__log(LLM_LOG_INFO, __VA_ARGS__); } while (0)

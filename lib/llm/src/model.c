@@ -2,6 +2,7 @@
  * checkpoint. Every field is validated before any tensor is read. */
 #include <float.h>
 
+#include "kernels/ref/quantize.h"
 #include "llm_internal.h"
 
 #define BLOB_HEADER_SIZE 64U
@@ -262,16 +263,21 @@ static llm_status check_entry(llm_model *m, const uint8_t *blob, uint32_t i, uin
         return LLM_ERR_TENSOR_TABLE;
     }
 
-    /* LLM_ERR_DTYPE: only f32 weights and a u8 tokenizer are implemented. */
-    const uint32_t want_dtype = is_tok ? LLM_DTYPE_U8 : LLM_DTYPE_F32;
-    if (t.dtype != want_dtype) {
+    /* LLM_ERR_DTYPE: a u8 tokenizer; f32 weights, and q8/q4 for matrices with
+     * an allowed group size (only quantized dtypes have groups). */
+    const int is_matrix = !is_tok && t.kind != KIND_ATTN_NORM && t.kind != KIND_FFN_NORM &&
+                          t.kind != KIND_FINAL_NORM;
+    const int is_quant = t.dtype == LLM_DTYPE_Q8 || t.dtype == LLM_DTYPE_Q4;
+    const int dtype_ok = is_tok ? t.dtype == LLM_DTYPE_U8
+                                : t.dtype == LLM_DTYPE_F32 || (is_quant && is_matrix);
+    if (!dtype_ok) {
         LLM_LOGE("llm_model_open: tensor %u (%s): dtype %u not supported", (unsigned)i, nm,
                  (unsigned)t.dtype);
         return LLM_ERR_DTYPE;
     }
-    if (t.group_size != 0) { /* part of the encoding: only quantized dtypes have groups */
-        LLM_LOGE("llm_model_open: tensor %u (%s): group_size %u on an unquantized dtype",
-                 (unsigned)i, nm, (unsigned)t.group_size);
+    if (is_quant ? !llm_q_group_ok(t.group_size) : t.group_size != 0) {
+        LLM_LOGE("llm_model_open: tensor %u (%s): group_size %u not allowed for dtype %u",
+                 (unsigned)i, nm, (unsigned)t.group_size, (unsigned)t.dtype);
         return LLM_ERR_DTYPE;
     }
 
@@ -286,7 +292,13 @@ static llm_status check_entry(llm_model *m, const uint8_t *blob, uint32_t i, uin
                  (unsigned)want_ndim, (unsigned)rows, (unsigned)cols);
         return LLM_ERR_SHAPE;
     }
-    const uint64_t want_bytes = is_tok ? (uint64_t)rows : 4ULL * rows * cols;
+    uint64_t want_bytes = is_tok ? (uint64_t)rows : 4ULL * rows * cols;
+    if (is_quant) { /* codes, then bf16 params per group (kernels/ref/quantize.h) */
+        const int is_q4 = t.dtype == LLM_DTYPE_Q4;
+        const uint32_t cols_pad = llm_q_cols_pad(is_q4, cols, t.group_size);
+        const uint32_t params = 2U * llm_q_group_params(is_q4) * (cols_pad / t.group_size);
+        want_bytes = (uint64_t)rows * (llm_q_row_bytes(is_q4, cols_pad) + params);
+    }
     if ((uint64_t)t.nbytes != want_bytes) {
         LLM_LOGE("llm_model_open: tensor %u (%s): nbytes %u, shape implies more or fewer",
                  (unsigned)i, nm, (unsigned)t.nbytes);

@@ -19,6 +19,15 @@ uint64_t llm__time_us(void) {
     return g_port.time_us ? g_port.time_us(g_port.user) : 0;
 }
 
+void llm__parallel_for(llm_range_fn fn, void *arg, uint32_t n) {
+    if (n == 0) return;
+    if (g_port.parallel_for) {
+        g_port.parallel_for(fn, arg, n, g_port.user);
+    } else {
+        fn(arg, 0, n);
+    }
+}
+
 /* Bounded writer into a fixed buffer: anything past the end is dropped, and
  * the buffer always keeps room for the terminating NUL. */
 typedef struct {

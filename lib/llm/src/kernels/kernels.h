@@ -32,6 +32,43 @@ void llm_ref_attention(float *out, const float *q, const float *k, const float *
 /* Index of the first largest element of x(n). */
 uint32_t llm_ref_argmax(const float *x, uint32_t n);
 
+/* Quantized weights and KV caches; layouts and exact conversions in
+ * ref/quantize.h. Integer kernels must match the reference bit for bit. */
+/* xq(n_pad) int8, xs(n_pad/gs) = x(n) quantized per group of gs, zero-padded;
+ * xsum(n_pad/gs) the sum of each group's quants. */
+void llm_ref_quantize_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, uint32_t n,
+                         uint32_t n_pad, uint32_t gs);
+/* out(d) = w(d, n_pad) @ x for int8 rows w with bf16 scales ws(d, n_pad/gs)
+ * and x quantized as xq(n_pad), xs(n_pad/gs). */
+void llm_ref_matvec_q8(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq,
+                       const float *xs, uint32_t d, uint32_t n_pad, uint32_t gs);
+/* The same for int4 codes, rows of n_pad/2 bytes (llm_q4x32 units), with
+ * bf16 (scale, offset) pairs wp(d, n_pad/gs, 2); xsum as from quantize. */
+void llm_ref_matvec_q4(float *out, const uint8_t *w, const uint16_t *wp, const int8_t *xq,
+                       const float *xs, const int32_t *xsum, uint32_t d, uint32_t n_pad,
+                       uint32_t gs);
+/* out(n) = one q8 / q4 row dequantized (embedding lookup); params are the
+ * row's bf16 scales (q8) or (scale, offset) pairs (q4). */
+void llm_ref_dequant_q8(float *out, const int8_t *q, const uint16_t *params, uint32_t n,
+                        uint32_t gs);
+void llm_ref_dequant_q4(float *out, const uint8_t *q, const uint16_t *params, uint32_t n,
+                        uint32_t gs);
+/* Store one position's (n) keys or values in an fp16 cache. */
+void llm_ref_kv_store_f16(uint16_t *dst, const float *src, uint32_t n);
+/* Store one position's (n_heads, hs) keys or values in an int8 cache with a
+ * bf16 scale per head. */
+void llm_ref_kv_store_q8(int8_t *dst, uint16_t *scale, const float *src, uint32_t n_heads,
+                         uint32_t hs);
+/* llm_ref_attention over an fp16 cache (k, v: (n_pos, stride) half bits). */
+void llm_ref_attention_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v,
+                           uint32_t n_pos, uint32_t hs, uint32_t stride, float *att);
+/* llm_ref_attention over an int8 cache with scales ks, vs (n_pos, sstride). */
+void llm_ref_attention_q8(float *out, const float *q, const int8_t *k, const uint16_t *ks,
+                          const int8_t *v, const uint16_t *vs, uint32_t n_pos, uint32_t hs,
+                          uint32_t stride, uint32_t sstride, float *att);
+
+#include "ref/quantize.h"
+
 #if LLM_BACKEND == LLM_BACKEND_CM55
 #include "cm55/kernels_cm55.h"
 #elif LLM_BACKEND == LLM_BACKEND_ESP32S3
@@ -61,6 +98,33 @@ uint32_t llm_ref_argmax(const float *x, uint32_t n);
 #endif
 #ifndef llm_k_argmax
 #define llm_k_argmax llm_ref_argmax
+#endif
+#ifndef llm_k_quantize_q8
+#define llm_k_quantize_q8 llm_ref_quantize_q8
+#endif
+#ifndef llm_k_matvec_q8
+#define llm_k_matvec_q8 llm_ref_matvec_q8
+#endif
+#ifndef llm_k_matvec_q4
+#define llm_k_matvec_q4 llm_ref_matvec_q4
+#endif
+#ifndef llm_k_dequant_q8
+#define llm_k_dequant_q8 llm_ref_dequant_q8
+#endif
+#ifndef llm_k_dequant_q4
+#define llm_k_dequant_q4 llm_ref_dequant_q4
+#endif
+#ifndef llm_k_kv_store_f16
+#define llm_k_kv_store_f16 llm_ref_kv_store_f16
+#endif
+#ifndef llm_k_kv_store_q8
+#define llm_k_kv_store_q8 llm_ref_kv_store_q8
+#endif
+#ifndef llm_k_attention_f16
+#define llm_k_attention_f16 llm_ref_attention_f16
+#endif
+#ifndef llm_k_attention_q8
+#define llm_k_attention_q8 llm_ref_attention_q8
 #endif
 
 #endif /* LLM_KERNELS_H */
