@@ -10,7 +10,8 @@
  *
  * Build-time options (build_flags): STORY_PROMPT, STORY_STEPS (positions incl.
  * the prompt, llama2.c -n; 0 = the whole context), STORY_TEMPERATURE (0 =
- * greedy), STORY_TOP_P, STORY_SEED, STORY_ARENA_BYTES.
+ * greedy), STORY_TOP_P, STORY_SEED, STORY_ARENA_BYTES, STORY_KV (the KV cache
+ * type: LLM_KV_F32, LLM_KV_F16 or LLM_KV_Q8).
  */
 #include <stdio.h>
 
@@ -29,6 +30,9 @@
 #endif
 #ifndef STORY_TOP_P
 #define STORY_TOP_P 0.9f
+#endif
+#ifndef STORY_KV
+#define STORY_KV LLM_KV_F32
 #endif
 #ifndef STORY_SEED
 #define STORY_SEED 1
@@ -67,6 +71,7 @@ int main(void) {
     if (s != LLM_OK) return fail("llm_model_open", s);
 
     llm_params params = llm_params_default();
+    params.kv_type = STORY_KV;
     size_t need = 0;
     s = llm_arena_size(&model, &params, &need);
     if (s != LLM_OK) return fail("llm_arena_size", s);

@@ -17,6 +17,6 @@ static void port_log(int level, const char *msg, void *user) {
 }
 
 void board_llm_port_init(void) {
-    llm_port port = {port_log, port_time_us, NULL};
+    llm_port port = {port_log, port_time_us, NULL, NULL}; /* one core: no parallel_for */
     llm_port_set(&port);
 }
