@@ -30,6 +30,7 @@
 #endif
 
 #include "llm.h"
+#include "llm_port_posix.h"
 
 /* A whole file in memory, 16-byte aligned (mmap pages or an aligned block). */
 typedef struct file_data {
@@ -54,6 +55,7 @@ static void usage(FILE *out) {
     fprintf(out, "  -y <string> (optional) system prompt in chat mode\n");
     fprintf(out, "  -k <int>    top-k: sample among the k most likely tokens, default 0 = off\n");
     fprintf(out, "  -r <float>  repeat penalty (> 1 penalises recent tokens), default 1.0 = off\n");
+    fprintf(out, "  -j <int>    threads splitting each step (same output), default 1\n");
 }
 
 static void error_usage(void) {
@@ -166,6 +168,7 @@ int main(int argc, char *argv[]) {
     const char *mode = "generate";
     int top_k = 0;
     float repeat_penalty = 1.0f;
+    int threads = 1;
 
     if (argc >= 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
         usage(stdout);
@@ -187,6 +190,7 @@ int main(int argc, char *argv[]) {
         case 'y': break; /* system prompt: chat only, unsupported */
         case 'k': top_k = atoi(v); break;
         case 'r': repeat_penalty = (float)atof(v); break;
+        case 'j': threads = atoi(v); break;
         default: error_usage();
         }
     }
@@ -206,7 +210,15 @@ int main(int argc, char *argv[]) {
     if (top_k < 0) top_k = 0;
     if (!(repeat_penalty > 0.0f)) repeat_penalty = 1.0f;
 
-    llm_port port = {log_stderr, now_us, NULL};
+    llm_port port = {log_stderr, now_us, NULL, NULL};
+    if (threads > 1) {
+        /* Each row and attention head is computed as with one thread, so the
+         * text is the same; only the time changes. */
+        const uint32_t got = llm_posix_pool_start((uint32_t)threads);
+        if (got != (uint32_t)threads)
+            fprintf(stderr, "note: running %u thread(s), not %d\n", (unsigned)got, threads);
+        if (got > 1) port.parallel_for = llm_posix_parallel_for;
+    }
     llm_port_set(&port);
 
     int rc = EXIT_FAILURE;
@@ -296,6 +308,7 @@ int main(int argc, char *argv[]) {
     rc = 0;
 
 done:
+    llm_posix_pool_stop();
     free(arena_block);
     unload_file(&tok_file);
     unload_file(&model_file);

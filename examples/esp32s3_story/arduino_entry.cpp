@@ -1,0 +1,29 @@
+// Arduino-ESP32 glue of the story example (main.c holds the example): the
+// console is Serial, and the example runs in its own task pinned to core 0
+// with a stack large enough for llm_generate, so the worker takes core 1.
+#ifdef ARDUINO
+
+#include <Arduino.h>
+
+#include "example.h"
+
+extern "C" void ex_write(const char *s, size_t n) {
+    Serial.write(reinterpret_cast<const uint8_t *>(s), n);
+    Serial.flush();
+}
+
+static void example_task(void *) {
+    example_main();
+}
+
+void setup() {
+    Serial.begin(921600);  // monitor_speed of boards/esp32s3.ini
+    delay(1500);  // native USB: give the host time to open the port
+    xTaskCreatePinnedToCore(example_task, "story", 16384, nullptr, 1, nullptr, 0);
+}
+
+void loop() {
+    vTaskDelay(pdMS_TO_TICKS(1000));
+}
+
+#endif  // ARDUINO

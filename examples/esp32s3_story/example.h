@@ -1,0 +1,22 @@
+/* What the story example's framework glue provides: ESP-IDF in main.c,
+ * Arduino in arduino_entry.cpp. */
+#ifndef EXAMPLE_H
+#define EXAMPLE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The example itself; never returns. */
+void example_main(void);
+
+/* Write n bytes to the serial console, now. */
+void ex_write(const char *s, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EXAMPLE_H */

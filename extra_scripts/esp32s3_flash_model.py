@@ -1,0 +1,107 @@
+"""PlatformIO extra script (pre:) for the ESP32-S3 environments: the model
+goes into its own flash partition, and `pio run -t upload` writes it too.
+
+    extra_scripts = pre:extra_scripts/esp32s3_flash_model.py
+    board_build.partitions = boards/partitions_llm_16mb.csv
+    custom_llm_model = stories260K.bin   ; blob or llama2.c checkpoint (model_files.py finds it)
+    custom_llm_tokenizer = tok512.bin    ; embedded when converting
+    custom_llm_partition = model         ; optional, the default
+
+A llama2.c checkpoint is converted once per change to an llm blob (with
+`python -m llmtools convert`, tokenizer embedded) in $BUILD_DIR/llm_model/.
+The partition's offset comes from the CSV (extra_scripts/esp32s3_partitions.py)
+and (offset, blob) is added to FLASH_EXTRA_IMAGES, which the espressif32
+platform passes to esptool with the bootloader and partition table. The
+build fails early when the blob does not fit the partition, and prints the
+esptool command that rewrites the model alone. The firmware finds it with
+esp_partition_find_first(..., "model") and maps it (lib/llm_port_esp32s3).
+"""
+
+import inspect
+import os
+import subprocess
+import sys
+
+Import("env")  # noqa: F821 (SCons)
+
+SCRIPTS_DIR = os.path.dirname(os.path.abspath(inspect.getframeinfo(inspect.currentframe()).filename))
+if SCRIPTS_DIR not in sys.path:
+    sys.path.insert(0, SCRIPTS_DIR)
+
+import esp32s3_partitions as partitions  # noqa: E402
+import model_files  # noqa: E402
+
+
+def fail(msg):
+    sys.stderr.write("Error: esp32s3_flash_model.py: %s\n" % msg)
+    env.Exit(1)
+
+
+def option_file(name, required):
+    value = env.GetProjectOption(name, "").strip()
+    if not value:
+        if required:
+            fail("set %s in [env:%s]. %s" % (name, env["PIOENV"], model_files.HINT))
+        return None
+    path, problem = model_files.find(value, env.subst("$PROJECT_DIR"))
+    if problem:
+        fail("%s = %s" % (name, problem))
+    return path
+
+
+def convert(model, tokenizer, out):
+    """llama2.c checkpoint -> blob, when out is missing or older than its inputs."""
+    inputs = [model] + ([tokenizer] if tokenizer else [])
+    llmtools_dir = os.path.join(SCRIPTS_DIR, "llmtools")
+    inputs += [os.path.join(llmtools_dir, n) for n in os.listdir(llmtools_dir) if n.endswith(".py")]
+    if os.path.isfile(out) and all(os.path.getmtime(out) >= os.path.getmtime(i) for i in inputs):
+        return
+    cmd = [env.subst("$PYTHONEXE"), "-m", "llmtools", "convert", model, "-o", out, "--no-progress"]
+    if tokenizer:
+        cmd[5:5] = ["--tokenizer", tokenizer]
+    run_env = dict(os.environ)
+    run_env["PYTHONPATH"] = os.pathsep.join(filter(None, [SCRIPTS_DIR, run_env.get("PYTHONPATH")]))
+    print(" ".join(cmd))
+    if subprocess.call(cmd, env=run_env) != 0:
+        fail("converting %s failed (see above); llmtools needs numpy and tqdm in PlatformIO's "
+             "Python (%s -m pip install numpy tqdm)" % (model, env.subst("$PYTHONEXE")))
+
+
+def flash_size_bytes():
+    text = env.BoardConfig().get("upload.flash_size", "")
+    return partitions.parse_size(text.replace("MB", "M").replace("KB", "K")) if text else None
+
+
+def main():
+    model = option_file("custom_llm_model", required=True)
+    tokenizer = option_file("custom_llm_tokenizer", required=False)
+    label = env.GetProjectOption("custom_llm_partition", "").strip() or "model"
+    csv = env.BoardConfig().get("build.partitions", "")
+    if not csv:
+        fail("set board_build.partitions to a table with a %r data partition "
+             "(boards/partitions_llm_*.csv)" % label)
+
+    with open(model, "rb") as f:
+        is_blob = f.read(4) == b"LLMB"
+    if is_blob:
+        blob = model
+    else:
+        out_dir = env.subst(os.path.join("$BUILD_DIR", "llm_model"))
+        os.makedirs(out_dir, exist_ok=True)
+        blob = os.path.join(out_dir, os.path.splitext(os.path.basename(model))[0] + ".llmb")
+        convert(model, tokenizer, blob)
+
+    try:
+        parts = partitions.read_partitions(os.path.join(env.subst("$PROJECT_DIR"), csv))
+        part = partitions.model_partition(parts, os.path.getsize(blob), label, flash_size_bytes())
+    except partitions.PartitionError as e:
+        fail(str(e))
+
+    env.Append(FLASH_EXTRA_IMAGES=[("0x%x" % part.offset, blob)])
+    print("Model %s -> partition %r at 0x%x (%d of %d bytes); flash it alone with:\n  %s"
+          % (os.path.basename(blob), label, part.offset, os.path.getsize(blob), part.size,
+             partitions.esptool_command(part.offset, blob)))
+
+
+if not env.IsCleanTarget():
+    main()

@@ -1,0 +1,235 @@
+/*
+ * fw_port.h on an ESP32-S3 board under ESP-IDF (env esp32s3_test in
+ * boards/esp32s3.ini, built with FW_PORT_CUSTOM): the console is the
+ * board's UART or USB-Serial-JTAG console, and files live in RAM (PSRAM when
+ * the board has it), sent by the host over the same line before the command
+ * that names them (test/serial_target.py does it for `model` and `tok`):
+ *
+ *   host: @file <name> <size> <crc32 hex>     board: @ready <name>
+ *   host: @data <hex of up to 4096 bytes>     board: @ok <bytes so far>
+ *   ...                                       board: @stored <name> <size>
+ *                                              (or @error <name> <why>)
+ *
+ * These lines are handled here and never reach the command interpreter;
+ * the board's answers start with "@", which the protocol client ignores.
+ * A file of the same name is replaced; when memory runs out the other files
+ * are dropped. `quit` restarts the board (the firmware prints its banner
+ * again).
+ */
+#if defined(ESP_PLATFORM) && defined(FW_PORT_CUSTOM)
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "esp_heap_caps.h"
+#include "esp_system.h"
+#include "esp_timer.h"
+#include "freertos/FreeRTOS.h"
+#include "freertos/task.h"
+
+#include "fw_io.h"
+#include "fw_port.h"
+#include "llm_internal.h"
+#include "llm_port_esp32s3.h"
+
+#define FW_MAX_FILES 8
+#define FW_NAME_MAX 256
+
+typedef struct fw_file {
+    char name[FW_NAME_MAX];
+    uint8_t *data; /* (size) */
+    size_t size;
+    int complete;
+} fw_file;
+
+static fw_file files[FW_MAX_FILES];
+static fw_file *receiving; /* the file being sent, or NULL */
+static size_t received;
+static uint32_t expect_crc;
+
+void fw_port_init(void) {
+    llm_esp32s3_console_init();
+}
+
+void fw_port_write(const char *s, size_t n) {
+    fwrite(s, 1, n, stdout);
+}
+
+void fw_port_flush(void) {
+    fflush(stdout);
+}
+
+static void say(const char *a, const char *b, const char *c) {
+    printf("@%s %s%s%s\n", a, b, c ? " " : "", c ? c : "");
+    fflush(stdout);
+}
+
+static void drop_file(fw_file *f) {
+    heap_caps_free(f->data);
+    memset(f, 0, sizeof *f);
+}
+
+/* Big blocks in PSRAM when there is any, else internal RAM. */
+static void *big_alloc(size_t n) {
+    void *p = heap_caps_aligned_alloc(16, n ? n : 1, MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT);
+    if (p == NULL) p = heap_caps_aligned_alloc(16, n ? n : 1, MALLOC_CAP_8BIT);
+    return p;
+}
+
+static void begin_file(char *args) {
+    char *name = fw_word(&args), *w_size = fw_word(&args), *w_crc = fw_word(&args);
+    uint64_t size;
+    if (name == NULL || strlen(name) >= FW_NAME_MAX || fw_parse_u64(w_size, &size) != 0 ||
+        w_crc == NULL) {
+        say("error", name ? name : "-", "usage");
+        return;
+    }
+    expect_crc = (uint32_t)strtoul(w_crc, NULL, 16);
+    fw_file *slot = NULL;
+    for (int i = 0; i < FW_MAX_FILES; i++) {
+        if (strcmp(files[i].name, name) == 0) drop_file(&files[i]);
+    }
+    for (int i = 0; i < FW_MAX_FILES && slot == NULL; i++) {
+        if (files[i].data == NULL) slot = &files[i];
+    }
+    void *data = big_alloc((size_t)size);
+    if (data == NULL || slot == NULL) {
+        /* Make room: the host sends again what a later command needs. */
+        heap_caps_free(data);
+        for (int i = 0; i < FW_MAX_FILES; i++) drop_file(&files[i]);
+        slot = &files[0];
+        data = big_alloc((size_t)size);
+    }
+    if (data == NULL) {
+        say("error", name, "out_of_memory");
+        return;
+    }
+    strcpy(slot->name, name);
+    slot->data = data;
+    slot->size = (size_t)size;
+    slot->complete = 0;
+    receiving = slot;
+    received = 0;
+    say("ready", name, NULL);
+}
+
+static void data_chunk(char *hex) {
+    if (receiving == NULL) {
+        say("error", "-", "no_file");
+        return;
+    }
+    long n = fw_hex_decode(hex);
+    if (n < 0 || received + (size_t)n > receiving->size) {
+        say("error", receiving->name, n < 0 ? "bad_hex" : "too_long");
+        drop_file(receiving);
+        receiving = NULL;
+        return;
+    }
+    memcpy(receiving->data + received, hex, (size_t)n);
+    received += (size_t)n;
+    if (received < receiving->size) {
+        char num[24];
+        snprintf(num, sizeof num, "%u", (unsigned)received);
+        say("ok", num, NULL);
+        return;
+    }
+    if (llm__crc32(0, receiving->data, receiving->size) != expect_crc) {
+        say("error", receiving->name, "crc");
+        drop_file(receiving);
+    } else {
+        char num[24];
+        snprintf(num, sizeof num, "%u", (unsigned)receiving->size);
+        receiving->complete = 1;
+        say("stored", receiving->name, num);
+    }
+    receiving = NULL;
+}
+
+/* One raw line from the console, blocking. */
+static long raw_line(char *buf, size_t cap) {
+    size_t n = 0;
+    int overflow = 0;
+    for (;;) {
+        const int ch = fgetc(stdin);
+        if (ch == EOF) {
+            vTaskDelay(1);
+            continue;
+        }
+        if (ch == '\n') break;
+        if (ch == '\r') continue;
+        if (n + 1 < cap) {
+            buf[n++] = (char)ch;
+        } else {
+            overflow = 1;
+        }
+    }
+    buf[n] = '\0';
+    return overflow ? -2 : (long)n;
+}
+
+long fw_port_read_line(char *buf, size_t cap) {
+    if (cap < 2) return -1;
+    for (;;) {
+        const long n = raw_line(buf, cap);
+        if (n >= 0 && strncmp(buf, "@file ", 6) == 0) {
+            begin_file(buf + 6);
+        } else if (n >= 0 && strncmp(buf, "@data ", 6) == 0) {
+            data_chunk(buf + 6);
+        } else {
+            return n;
+        }
+    }
+}
+
+static const fw_file *find(const char *path) {
+    for (int i = 0; i < FW_MAX_FILES; i++) {
+        if (files[i].complete && strcmp(files[i].name, path) == 0) return &files[i];
+    }
+    return NULL;
+}
+
+long fw_port_file_size(const char *path) {
+    const fw_file *f = find(path);
+    return f ? (long)f->size : -1;
+}
+
+int fw_port_file_read(const char *path, void *dst, size_t n) {
+    const fw_file *f = find(path);
+    if (f == NULL || n > f->size) return -1;
+    memcpy(dst, f->data, n);
+    return 0;
+}
+
+void *fw_port_alloc(size_t n) {
+    return big_alloc(n);
+}
+
+void fw_port_free(void *p) {
+    heap_caps_free(p);
+}
+
+uint64_t fw_port_time_us(void) {
+    return (uint64_t)esp_timer_get_time();
+}
+
+void fw_port_exit(int status) {
+    printf("# exit %d: restarting\n", status);
+    fflush(stdout);
+    vTaskDelay(pdMS_TO_TICKS(100));
+    esp_restart();
+}
+
+int main(void);
+
+/* ESP-IDF entry: the main task (pinned to core 0, stack from
+ * CONFIG_ESP_MAIN_TASK_STACK_SIZE) runs the interpreter. */
+void app_main(void) {
+    main();
+    fw_port_exit(0);
+}
+
+#else
+/* Not the ESP32-S3 test firmware: nothing here. */
+typedef int fw_port_esp32s3_unused;
+#endif

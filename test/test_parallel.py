@@ -1,0 +1,149 @@
+"""The split of llm_forward's work over workers (llm_port.parallel_for).
+
+The split rule (llm_parallel_range) is checked for every small count,
+including counts below the number of workers; the firmware's hook then runs
+the library's jobs over real threads (the POSIX pool on the host, both cores
+on an ESP32-S3) or, where a target has no threads, one range after another in
+reverse order. Either way every item must be visited exactly once, and
+mat-vec rows, attention heads, whole forward passes and generated text must
+be bit-identical to one worker: each row and head is computed by the same
+kernel call whatever the split.
+"""
+import numpy as np
+import pytest
+from llmtools.blob import Config
+
+from helpers.models import write_model
+
+WORKER_COUNTS = [1, 2, 3, 4, 7, 8, 64]
+SPLIT_COUNTS = list(range(0, 20)) + [31, 64, 65, 172, 512, 1000003]
+
+
+@pytest.fixture
+def par(fw):
+    """The firmware, back to one worker after the test."""
+    yield fw
+    r = fw.command('workers 1')
+    assert r.ok and r.int('workers') == 1, r
+
+
+def set_workers(fw, llm_target, n: int, seq: bool = False):
+    r = fw.command(f'workers {n}{" seq" if seq else ""}')
+    assert r.ok and r.int('workers') == n, r
+    if seq or n == 1:
+        assert r.int('threads') == 0, r
+    elif llm_target == 'host':
+        assert r.int('threads') == 1, f'the host firmware should run {n} threads: {r}'
+    return r
+
+
+def ranges(fw, n: int, workers: int):
+    r = fw.command(f'parallel split {n} {workers}')
+    assert r.ok, r
+    begin = [int(v) for v in r.fields['begin'].split(',')]
+    end = [int(v) for v in r.fields['end'].split(',')]
+    return list(zip(begin, end))
+
+
+@pytest.mark.parametrize('workers', WORKER_COUNTS)
+def test_split_rule(par, workers):
+    for n in SPLIT_COUNTS:
+        rs = ranges(par, n, workers)
+        assert len(rs) == workers
+        sizes = [e - b for b, e in rs]
+        # Contiguous, in worker order, covering 0..n-1 exactly.
+        assert rs[0][0] == 0 and rs[-1][1] == n, (n, rs)
+        assert all(rs[w][1] == rs[w + 1][0] for w in range(workers - 1)), (n, rs)
+        assert all(s >= 0 for s in sizes), (n, rs)
+        # Balanced: sizes n // workers or one more, the larger first.
+        assert all(s in (n // workers, n // workers + 1) for s in sizes), (n, rs)
+        assert sizes == sorted(sizes, reverse=True), (n, rs)
+        # Fewer items than workers: one item each, then empty ranges.
+        if n < workers:
+            assert sizes == [1] * n + [0] * (workers - n), (n, rs)
+
+
+def test_split_zero_workers_is_one(par):
+    assert ranges(par, 9, 0) == [(0, 9)]
+
+
+@pytest.mark.parametrize('seq', [False, True], ids=['threads', 'sequential'])
+@pytest.mark.parametrize('workers', [2, 3, 4, 8])
+def test_every_item_once(par, llm_target, workers, seq):
+    set_workers(par, llm_target, workers, seq)
+    for n in [0, 1, 2, 3, 5, 7, 8, 9, 64, 129]:
+        r = par.command(f'parallel cover {n}')
+        assert r.ok, r
+        counts = [] if r.fields['counts'] == '-' else [int(v) for v in r.fields['counts'].split(',')]
+        assert counts == [1] * n, f'n={n}: visits {counts}'
+
+
+MATVEC_DIMS = [(1, 4), (2, 3), (3, 64), (5, 17), (7, 172), (64, 64), (172, 64), (129, 33), (512, 64)]
+
+
+@pytest.mark.parametrize('workers', [2, 3, 4, 8])
+def test_matvec_rows_split_bit_identical(par, llm_target, workers):
+    set_workers(par, llm_target, workers)
+    for d, n in MATVEC_DIMS:
+        r = par.command(f'parallel matvec {d} {n} {d * 1000 + n}')
+        assert r.ok, r
+        k, ref = r.fields['k'], r.fields['ref']
+        assert len(k) == 8 * d
+        assert k == ref, f'{d}x{n}: rows split over {workers} workers differ from one call'
+
+
+# Models whose head counts and widths are smaller than some worker counts.
+CONFIGS = {
+    'one_head': Config(dim=8, hidden_dim=3, n_layers=2, n_heads=1, n_kv_heads=1, vocab_size=5, seq_len=6),
+    'gqa_h37': Config(dim=16, hidden_dim=37, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=64, seq_len=8),
+    'gqa6': Config(dim=24, hidden_dim=172, n_layers=2, n_heads=6, n_kv_heads=3, vocab_size=97, seq_len=7),
+}
+
+
+def forward_bits(fw, tokens) -> list[bytes]:
+    out = []
+    for pos, tok in enumerate(tokens):
+        status, logits = fw.forward(int(tok), pos)
+        assert status == 'LLM_OK', f'pos {pos}: {status}'
+        out.append(logits.tobytes())
+    return out
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_forward_split_bit_identical(par, llm_target, tmp_path, name):
+    c = CONFIGS[name]
+    m = write_model(tmp_path, c, seed=5, tied=False)
+    tokens = np.random.default_rng(7).integers(0, c.vocab_size, c.seq_len)
+    par.load(m.path)
+    set_workers(par, llm_target, 1)
+    want = forward_bits(par, tokens)
+    for workers, seq in [(2, False), (3, False), (8, False), (5, True)]:
+        set_workers(par, llm_target, workers, seq)
+        assert par.init(0).ok
+        got = forward_bits(par, tokens)
+        for pos, (g, w) in enumerate(zip(got, want)):
+            assert g == w, f'{workers} workers{" (sequential)" if seq else ""}: logits at pos {pos} differ'
+
+
+def test_stories260k_split_bit_identical(par, llm_target, stories):
+    par.load(stories.model_path, seq_len=64, tok=stories.tok_path)
+    tokens = [1] + stories.tokenizer.encode('Once upon a time', bos=False, eos=False)
+    tokens += list(np.random.default_rng(3).integers(3, 512, 24 - len(tokens)))
+    set_workers(par, llm_target, 1)
+    want = forward_bits(par, tokens)
+    text1 = par.generate(b'Once upon a time', n_steps=64, temperature=0.0)
+    for workers in (2, 4):
+        set_workers(par, llm_target, workers)
+        assert par.init(64).ok
+        assert forward_bits(par, tokens) == want, f'{workers} workers: logits differ'
+        assert par.init(64).ok
+        got = par.generate(b'Once upon a time', n_steps=64, temperature=0.0)
+        assert got.status == 'LLM_OK' and got.text == text1.text, f'{workers} workers: text differs'
+        # Sampling draws the same tokens too: the logits are the same bits.
+        assert par.init(64).ok
+        a = par.generate(b'Once', n_steps=48, temperature=1.0, top_p=0.9, seed=11)
+        set_workers(par, llm_target, 1)
+        assert par.init(64).ok
+        b = par.generate(b'Once', n_steps=48, temperature=1.0, top_p=0.9, seed=11)
+        assert a.text == b.text
+    assert text1.text.startswith(b'Once upon a time')
