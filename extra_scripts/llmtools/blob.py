@@ -45,6 +45,8 @@ KIND_BY_NAME = {v: k for k, v in KIND_NAMES.items()}
 LAYER_KINDS = (KIND_ATTN_NORM, KIND_WQ, KIND_WK, KIND_WV, KIND_WO,
                KIND_FFN_NORM, KIND_W1, KIND_W2, KIND_W3)
 LAYER_NAMES = tuple(KIND_NAMES[k] for k in LAYER_KINDS)
+# Kinds that may be stored quantized (the 2-D weights).
+MATRIX_KINDS = (KIND_TOK_EMB, KIND_WQ, KIND_WK, KIND_WV, KIND_WO, KIND_W1, KIND_W2, KIND_W3, KIND_CLS)
 
 DTYPE_F32 = 0
 DTYPE_F16 = 1
@@ -53,6 +55,8 @@ DTYPE_Q4 = 3
 DTYPE_U8 = 4
 DTYPE_NAMES = {DTYPE_F32: "f32", DTYPE_F16: "f16", DTYPE_Q8: "q8",
                DTYPE_Q4: "q4", DTYPE_U8: "u8"}
+# Group sizes q8/q4 tensors may use (kernels/ref/quantize.h).
+GROUP_SIZES = (16, 32, 64, 128, 256)
 
 # Defaults of the C build options in llm_config.h.
 MAX_DIM = 65536
@@ -178,11 +182,13 @@ def _blob_crc(data, total: int) -> int:
 
 def write_blob(config: Config, weights: dict, tokenizer: bytes | None = None,
                progress=None) -> bytes:
-    """Serialize a float32 model (and optionally tokenizer.bin bytes) as a blob.
+    """Serialize a model (and optionally tokenizer.bin bytes) as a blob.
 
     weights: 'tok_emb', 'final_norm', optional 'cls' (absent = tied) and lists of
-    n_layers arrays for the per-layer names. progress, if given, is called with
-    the byte count of each tensor as it is written.
+    n_layers arrays for the per-layer names. Arrays are written as f32; a
+    llmtools.quant.QTensor value (matrices only) is written as q8/q4 with its
+    group size. progress, if given, is called with the byte count of each
+    tensor as it is written.
     """
     validate_config(config, max_layers=MAX_LAYERS_LIMIT)
     shapes = tensor_shapes(config)
@@ -198,31 +204,39 @@ def write_blob(config: Config, weights: dict, tokenizer: bytes | None = None,
     if weights.get("cls") is not None:
         items.append((KIND_CLS, 0, weights["cls"]))
 
-    entries = []  # (kind, layer, dtype, ndim, rows, cols, payload bytes)
+    from .quant import QTensor  # late: quant imports this module
+
+    entries = []  # (kind, layer, dtype, ndim, group_size, rows, cols, payload bytes)
     for kind, layer, arr in items:
         rows, cols, ndim = shapes[kind]
+        if isinstance(arr, QTensor):
+            if ndim != 2 or arr.shape != (rows, cols):
+                raise ValueError(f"{KIND_NAMES[kind]} layer {layer} is a quantized {arr.shape}, "
+                                 f"expected a ({rows}, {cols}) matrix")
+            entries.append((kind, layer, arr.dtype, ndim, arr.group_size, rows, cols, arr.payload()))
+            continue
         a = np.asarray(arr)
         if a.shape != _array_shape(rows, cols, ndim):
             raise ValueError(f"{KIND_NAMES[kind]} layer {layer} has shape {a.shape}, "
                              f"expected {_array_shape(rows, cols, ndim)}")
-        entries.append((kind, layer, DTYPE_F32, ndim, rows, cols,
+        entries.append((kind, layer, DTYPE_F32, ndim, 0, rows, cols,
                         np.ascontiguousarray(a, dtype="<f4").tobytes()))
     if tokenizer is not None:
         tok = bytes(tokenizer)
-        entries.append((KIND_TOKENIZER, 0, DTYPE_U8, 1, len(tok), 1, tok))
+        entries.append((KIND_TOKENIZER, 0, DTYPE_U8, 1, 0, len(tok), 1, tok))
 
     table_end = HEADER_SIZE + ENTRY_SIZE * len(entries)
     offsets, pos = [], _pad(table_end)
     for e in entries:
         offsets.append(pos)
-        pos = _pad(pos + len(e[6]))
+        pos = _pad(pos + len(e[7]))
     total = pos
     if total > 0xFFFFFFFF:
         raise ValueError(f"blob would be {total} bytes; the format's offsets are 32-bit")
 
     buf = bytearray(total)
-    for i, ((kind, layer, dtype, ndim, rows, cols, payload), off) in enumerate(zip(entries, offsets)):
-        _ENTRY.pack_into(buf, HEADER_SIZE + i * ENTRY_SIZE, kind, layer, dtype, ndim, 0,
+    for i, ((kind, layer, dtype, ndim, gs, rows, cols, payload), off) in enumerate(zip(entries, offsets)):
+        _ENTRY.pack_into(buf, HEADER_SIZE + i * ENTRY_SIZE, kind, layer, dtype, ndim, gs,
                          rows, cols, off, len(payload), b"\0" * 8)
         buf[off:off + len(payload)] = payload
         if progress is not None:
@@ -281,6 +295,8 @@ def fix_crc(data: bytearray) -> None:
 def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS):
     """Validate a blob like the C reader and return (Config, weights, tokenizer bytes or None).
 
+    f32 tensors come back as float32 arrays, q8/q4 ones as llmtools.quant.QTensor.
+
     data may be longer than the blob (a flash partition's tail is ignored).
     Raises BlobError; checks run in the order listed in BLOB_FORMAT.md.
     """
@@ -332,13 +348,23 @@ def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS):
             raise BlobError("LLM_ERR_TENSOR_TABLE", f"{where}: duplicate {name} layer {layer}")
         if e["reserved"] != b"\0" * 8:
             raise BlobError("LLM_ERR_TENSOR_TABLE", f"{where}: reserved bytes not zero")
-        # LLM_ERR_DTYPE: weights are f32 here, the tokenizer is u8
-        want_dtype = DTYPE_U8 if kind == KIND_TOKENIZER else DTYPE_F32
-        if e["dtype"] != want_dtype:
+        # LLM_ERR_DTYPE: the tokenizer is u8; weights f32, matrices also q8/q4
+        # with an allowed group size (only quantized dtypes have groups)
+        is_quant = e["dtype"] in (DTYPE_Q8, DTYPE_Q4)
+        if kind == KIND_TOKENIZER:
+            allowed = (DTYPE_U8,)
+        elif kind in MATRIX_KINDS:
+            allowed = (DTYPE_F32, DTYPE_Q8, DTYPE_Q4)
+        else:
+            allowed = (DTYPE_F32,)
+        if e["dtype"] not in allowed:
             dn = DTYPE_NAMES.get(e["dtype"], str(e["dtype"]))
-            raise BlobError("LLM_ERR_DTYPE", f"{where}: {name} has dtype {dn}, "
-                            f"this reader supports {DTYPE_NAMES[want_dtype]}")
-        if e["group_size"] != 0:
+            raise BlobError("LLM_ERR_DTYPE", f"{where}: {name} has dtype {dn}, this reader "
+                            f"supports {'/'.join(DTYPE_NAMES[d] for d in allowed)} for it")
+        if is_quant and e["group_size"] not in GROUP_SIZES:
+            raise BlobError("LLM_ERR_DTYPE", f"{where}: {name} group_size {e['group_size']} "
+                            f"is not one of {GROUP_SIZES}")
+        if not is_quant and e["group_size"] != 0:
             raise BlobError("LLM_ERR_DTYPE", f"{where}: {name} group_size {e['group_size']} "
                             f"on an unquantized dtype")
         # LLM_ERR_SHAPE: ndim, shape, nbytes
@@ -348,6 +374,9 @@ def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS):
         else:
             rows, cols, ndim = shapes[kind]
             want_nbytes = 4 * rows * cols
+            if is_quant:
+                from .quant import tensor_nbytes
+                want_nbytes = tensor_nbytes(e["dtype"], rows, cols, e["group_size"])
         if (e["ndim"], e["rows"], e["cols"]) != (ndim, rows, cols):
             raise BlobError("LLM_ERR_SHAPE", f"{where}: {name} layer {layer} is ndim {e['ndim']} "
                             f"({e['rows']}, {e['cols']}), expected ndim {ndim} ({rows}, {cols})")
@@ -383,6 +412,10 @@ def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS):
     def arr(kind, layer=0):
         e = seen[(kind, layer)]
         rows, cols, ndim = shapes[kind]
+        if e["dtype"] in (DTYPE_Q8, DTYPE_Q4):
+            from .quant import QTensor
+            return QTensor.from_payload(e["dtype"], e["group_size"], rows, cols,
+                                        data[e["offset"]:e["offset"] + e["nbytes"]])
         a = np.frombuffer(data, dtype="<f4", count=rows * cols, offset=e["offset"])
         return a.reshape(_array_shape(rows, cols, ndim)).astype(np.float32)
 

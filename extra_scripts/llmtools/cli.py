@@ -13,10 +13,15 @@ from pathlib import Path
 
 from . import blob as B
 from . import download as D
+from . import quant
 from .llama2c import read_checkpoint
 from .tokenizer import Tokenizer
 
 EXIT_USER_ERROR = 2
+
+
+class OptionError(Exception):
+    """An option value the command cannot use (exit status 2)."""
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -47,20 +52,67 @@ def _config_line(c: B.Config) -> str:
 
 def _convert_args(p: argparse.ArgumentParser) -> None:
     p.description = ("Convert a llama2.c checkpoint (legacy run.c format, or export.py "
-                     "version 1 'ak42' fp32) into an llm blob (lib/llm/BLOB_FORMAT.md).")
-    p.epilog = ("example: llm-convert stories260K.bin --tokenizer tok512.bin -o stories260K.llmb\n"
+                     "version 1 'ak42' fp32) into an llm blob (lib/llm/BLOB_FORMAT.md), "
+                     "optionally with int8 (q8) or int4 (q4) weights.")
+    p.epilog = ("examples:\n"
+                "  llm-convert stories260K.bin --tokenizer tok512.bin -o stories260K.llmb\n"
+                "  llm-convert stories260K.bin -t tok512.bin --weights q8 -o stories260K_q8.llmb\n"
+                "  llm-convert stories15M.bin --weights q4 --override tok_emb=q4 -o s15M_q4.llmb\n"
+                "  llm-convert stories260K.bin --llama2c-q80 stories260K_q80.bin   (for llama2.c's runq)\n"
+                "weights: q8 = every matrix int8, one bf16 scale per group (default group 32);\n"
+                "  q4 = every matrix int4 with a bf16 scale and offset per group (group 32),\n"
+                "  rounded by GPTQ on input statistics of text the model samples itself,\n"
+                "  the embedding and classifier int8. Norms stay f32. Per-tensor RMS and max\n"
+                "  quantization errors are printed.\n"
                 "exit status: 0 ok, 2 malformed input (bad magic, truncated, sizes that do "
-                "not match the header, tokenizer vocab mismatch) or unreadable file")
+                "not match the header, tokenizer vocab mismatch), bad option or unreadable file")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.add_argument("checkpoint", help="llama2.c model file (e.g. stories260K.bin)")
     p.add_argument("--tokenizer", "-t", metavar="TOK", help="llama2.c tokenizer.bin to embed; "
                    "its vocabulary size must equal the model's")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="blob file to write")
+    p.add_argument("-o", "--output", metavar="OUT", help="blob file to write")
+    p.add_argument("--weights", choices=("f32", "q8", "q4"), default="f32",
+                   help="dtype of the weight matrices (default: %(default)s)")
+    p.add_argument("--group-size", type=int, metavar="N", choices=quant.GROUP_SIZES,
+                   help="quantization group size, one of 16 32 64 128 256 (default 32)")
+    p.add_argument("--override", action="append", default=[], metavar="KIND=DTYPE[:N]",
+                   help="dtype (f32, q8, q4) and optional group size of one tensor kind "
+                   f"({', '.join(quant.MATRIX_KINDS)}); repeatable, e.g. tok_emb=f32 w2=q8:16")
+    p.add_argument("--q4-method", choices=("gptq", "search", "minmax"), default="gptq",
+                   help="q4 rounding: gptq (default), search (per-group range search only) "
+                   "or minmax (each group's min and max)")
+    p.add_argument("--calib-seqs", type=int, default=8, metavar="N",
+                   help="texts the model samples for q4 calibration (default: %(default)s)")
+    p.add_argument("--llama2c-q80", metavar="OUT",
+                   help="also write llama2.c's version-2 int8 export (Q8_0, groups of 64), the "
+                   "input of its runq.c: only for benchmarking against runq")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _parse_overrides(items) -> dict:
+    out = {}
+    for item in items:
+        kind, sep, rest = item.partition("=")
+        name, _, gs = rest.partition(":")
+        if not sep or not name:
+            raise OptionError(f"--override wants KIND=DTYPE[:N], got {item!r}")
+        try:
+            out[kind] = (name, int(gs) if gs else None)
+        except ValueError:
+            raise OptionError(f"--override {item!r}: group size {gs!r} is not a number") from None
+    return out
 
 
 def _convert(a) -> int:
     from tqdm import tqdm
+    if not a.output and not a.llama2c_q80:
+        raise OptionError("give -o OUT (an llm blob) and/or --llama2c-q80 OUT")
+    if a.calib_seqs < 1:
+        raise OptionError("--calib-seqs must be at least 1")
+    try:
+        spec = quant.recipe(a.weights, a.group_size, _parse_overrides(a.override))
+    except ValueError as e:
+        raise OptionError(str(e)) from None
     config, weights = read_checkpoint(_read(a.checkpoint))
     tok_bytes = None
     if a.tokenizer:
@@ -69,20 +121,57 @@ def _convert(a) -> int:
         if tok.vocab_size != config.vocab_size:
             raise B.BlobError("LLM_ERR_TOKENIZER", f"{a.tokenizer} has {tok.vocab_size} tokens, "
                               f"the model's vocab_size is {config.vocab_size}")
-    n_bytes = 4 * (weights["tok_emb"].size + weights["final_norm"].size
-                   + sum(x.size for name in B.LAYER_NAMES for x in weights[name])
-                   + (weights["cls"].size if "cls" in weights else 0)) + len(tok_bytes or b"")
-    with tqdm(total=n_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="convert",
+    tied = "cls" not in weights
+    if a.llama2c_q80:
+        data = quant.write_llama2c_q80(config, weights)
+        _write_atomic(Path(a.llama2c_q80), data)
+        print(f"wrote {a.llama2c_q80}: {len(data)} bytes, llama2.c version-2 Q8_0 export (for runq)")
+    if not a.output:
+        return 0
+    if tied and spec["cls"] != spec["tok_emb"] and any(o.startswith("cls=") for o in a.override):
+        print("note: the classifier is tied to tok_emb; the cls override is ignored")
+    reports = []
+    f32_bytes = sum(quant.payload_size(x) for x in _all_tensors(weights))
+    if a.weights != "f32" or a.override:
+        n = quant.n_quantized_tensors(config, weights)
+        calib = None
+        if a.q4_method in ("gptq", "search") and any(spec[k][0] == B.DTYPE_Q4 for k in spec):
+            print(f"calibration: {a.calib_seqs} texts sampled from the model for q4 {a.q4_method}")
+            calib = quant.calibration_inputs(config, weights, n_seq=a.calib_seqs)
+        with tqdm(total=n, unit="tensor", desc="quantize", disable=True if a.no_progress else None,
+                  leave=False) as bar:
+            weights, reports = quant.quantize_weights(config, weights, spec, a.q4_method, calib,
+                                                      progress=bar.update)
+    n_bytes = sum(quant.payload_size(x) for x in _all_tensors(weights)) + len(tok_bytes or b"")
+    with tqdm(total=n_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="write",
               disable=True if a.no_progress else None, leave=False) as bar:
         data = B.write_blob(config, weights, tok_bytes, progress=bar.update)
     _write_atomic(Path(a.output), data)
+    if reports:
+        print(f"  {'tensor':<12} {'dtype':<5} {'group':>5} {'bytes':>9} {'rms err':>10} "
+              f"{'max err':>10} {'rel rms':>8}")
+        for r in reports:
+            print(f"  {r.name:<12} {r.dtype:<5} {r.group_size:>5} {r.nbytes:>9} {r.rms:>10.3e} "
+                  f"{r.max:>10.3e} {r.rel_rms:>8.2%}")
+        worst = max(reports, key=lambda r: r.rel_rms)
+        print(f"largest relative RMS error: {worst.name} {worst.rel_rms:.2%}")
     print(f"wrote {a.output}: {len(data)} bytes, {len(B.tensor_table(data))} tensors, "
-          f"classifier {'tied' if 'cls' not in weights else 'separate'}, "
+          f"classifier {'tied' if tied else 'separate'}, "
           f"tokenizer {'embedded' if tok_bytes else 'none'}")
+    if reports:
+        w_bytes = sum(quant.payload_size(x) for x in _all_tensors(weights))
+        print(f"weights: {a.weights}, {w_bytes} bytes of tensors ({w_bytes / f32_bytes:.1%} of f32); "
+              f"blob size {len(data)} bytes")
     print(f"config: {_config_line(config)}")
     if config.n_layers > B.MAX_LAYERS:
         print(f"note: {config.n_layers} layers; build the library with -DLLM_MAX_LAYERS={config.n_layers}")
     return 0
+
+
+def _all_tensors(weights: dict):
+    for v in weights.values():
+        if v is not None:
+            yield from (v if isinstance(v, list) else [v])
 
 
 # ------------------------------------------------------------------ inspect
@@ -93,6 +182,12 @@ def _inspect_args(p: argparse.ArgumentParser) -> None:
     p.epilog = ("exit status: 0 valid blob, 2 invalid (the error's LLM_ERR_* code and message "
                 "are printed to stderr)")
     p.add_argument("blob", help="llm blob file")
+
+
+def _dtype_label(e: dict) -> str:
+    """'f32', or 'q4:32' for a quantized entry with its group size."""
+    name = B.DTYPE_NAMES.get(e["dtype"], "?" + str(e["dtype"]))
+    return f"{name}:{e['group_size']}" if e["group_size"] else name
 
 
 def _inspect(a) -> int:
@@ -115,7 +210,7 @@ def _inspect(a) -> int:
     for i, e in enumerate(table):
         shape = f"{e['rows']}" if e["ndim"] == 1 else f"{e['rows']}x{e['cols']}"
         print(f"  {i:>3}  {B.KIND_NAMES.get(e['kind'], '?' + str(e['kind'])):<10} {e['layer']:>5}  "
-              f"{B.DTYPE_NAMES.get(e['dtype'], '?' + str(e['dtype'])):<5} {shape:<12} "
+              f"{_dtype_label(e):<5} {shape:<12} "
               f"{e['offset']:>10} {e['nbytes']:>10}")
         if e["kind"] != B.KIND_TOKENIZER:
             n_params += e["rows"] * e["cols"]
@@ -177,6 +272,8 @@ def _run(func, args, prog: str) -> int:
         return func(args)
     except B.BlobError as e:
         print(f"{prog}: error: {e.code}: {e.message}", file=sys.stderr)
+    except OptionError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
     except D.DownloadError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
     except BrokenPipeError:  # e.g. `llm-inspect x | head`

@@ -4,11 +4,19 @@ Mirrors llama2.c run.c's forward(): RMSNorm, RoPE on pairs (freq =
 1/theta^(2j/head_size), angle float32(pos * freq)), grouped-query attention,
 SwiGLU feed-forward, tied or separate classifier. Vectorized over heads, so a
 token costs a few dozen NumPy calls.
+
+Quantized weights (llmtools.quant.QTensor values in the weights dict) are
+used exactly as the C library uses them: each mat-vec quantizes its input
+per group and sums int32 group products (bit-identical to the C kernels), and
+an embedding row is dequantized. kv_type 'f16' or 'q8' stores keys and
+values as the C cache does (IEEE half; int8 with a bf16 scale per head and
+position) and attends over the stored values.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import quant
 from .blob import Config
 from .tokenizer import BOS, EOS
 
@@ -21,13 +29,32 @@ def rmsnorm(x: np.ndarray, w: np.ndarray, eps: float) -> np.ndarray:
     return w * (_F(1.0) / _F(np.sqrt(ss)) * x)
 
 
-class Model:
-    """A model with its own KV cache; feed positions 0, 1, 2, ... in order."""
+def _mv(w, x: np.ndarray) -> np.ndarray:
+    """w @ x for a float32 matrix or a QTensor (the C library's int8 path)."""
+    if isinstance(w, quant.QTensor):
+        return quant.matvec(w, x)
+    return w @ x
 
-    def __init__(self, config: Config, weights: dict):
+
+class Model:
+    """A model with its own KV cache; feed positions 0, 1, 2, ... in order.
+
+    kv_type: 'f32', 'f16' or 'q8' (llm_params.kv_type). record: a dict that,
+    when given, collects every mat-vec input: (layer, 'attn' | 'heads' |
+    'ffn' | 'hidden') and ('cls',) -> list of float32 vectors (calibration).
+    """
+
+    def __init__(self, config: Config, weights: dict, kv_type: str = "f32", record: dict | None = None):
         c = self.config = config
         self.w = weights
-        f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
+        if kv_type not in ("f32", "f16", "q8"):
+            raise ValueError(f"kv_type must be f32, f16 or q8, not {kv_type!r}")
+        self.kv_type = kv_type
+        self.record = record
+
+        def f32(a):
+            return a if isinstance(a, quant.QTensor) else np.ascontiguousarray(a, dtype=np.float32)
+
         self.tok_emb = f32(weights["tok_emb"])                     # (vocab, dim)
         cls = weights.get("cls")
         self.cls = self.tok_emb if cls is None else f32(cls)       # (vocab, dim)
@@ -72,13 +99,19 @@ class Model:
         angle = _F(pos) * self.rope_freq
         cos = np.cos(angle.astype(np.float64)).astype(np.float32)  # (hs/2,)
         sin = np.sin(angle.astype(np.float64)).astype(np.float32)  # (hs/2,)
-        x = self.tok_emb[token].copy()  # (dim,)
+        if isinstance(self.tok_emb, quant.QTensor):
+            x = self.tok_emb.row(token)  # (dim,)
+        else:
+            x = self.tok_emb[token].copy()  # (dim,)
+        rec = self.record
         for l, L in enumerate(self.layers):
             xb = rmsnorm(x, L["attn_norm"], c.norm_eps)
-            q = self._rope((L["wq"] @ xb).reshape(nh, hs), cos, sin)
-            k = self._rope((L["wk"] @ xb).reshape(nkv, hs), cos, sin)
-            self.key_cache[l, pos] = k
-            self.value_cache[l, pos] = (L["wv"] @ xb).reshape(nkv, hs)
+            if rec is not None:
+                rec.setdefault((l, "attn"), []).append(xb)
+            q = self._rope(_mv(L["wq"], xb).reshape(nh, hs), cos, sin)
+            k = self._rope(_mv(L["wk"], xb).reshape(nkv, hs), cos, sin)
+            self.key_cache[l, pos] = self._stored(k)
+            self.value_cache[l, pos] = self._stored(_mv(L["wv"], xb).reshape(nkv, hs))
             keys = self.key_cache[l, :pos + 1]    # (T, nkv, hs)
             vals = self.value_cache[l, :pos + 1]  # (T, nkv, hs)
             qg = q.reshape(nkv, kv_mul, hs)       # query head h uses kv head h // kv_mul
@@ -86,15 +119,30 @@ class Model:
             att = np.exp(att - att.max(axis=-1, keepdims=True))
             att /= att.sum(axis=-1, keepdims=True)
             heads = np.einsum("gmt,tgd->gmd", att, vals).reshape(nh * hs)
-            x = x + L["wo"] @ heads
+            x = x + _mv(L["wo"], heads)
             xb = rmsnorm(x, L["ffn_norm"], c.norm_eps)
-            h1 = L["w1"] @ xb
-            h3 = L["w3"] @ xb
+            h1 = _mv(L["w1"], xb)
+            h3 = _mv(L["w3"], xb)
             h = h1 * (_F(1.0) / (_F(1.0) + np.exp(-h1))) * h3
-            x = x + L["w2"] @ h
+            x = x + _mv(L["w2"], h)
+            if rec is not None:
+                rec.setdefault((l, "heads"), []).append(heads)
+                rec.setdefault((l, "ffn"), []).append(xb)
+                rec.setdefault((l, "hidden"), []).append(h)
         x = rmsnorm(x, self.final_norm, c.norm_eps)
+        if rec is not None:
+            rec.setdefault(("cls",), []).append(x)
         self.next_pos = pos + 1
-        return self.cls @ x
+        return _mv(self.cls, x)
+
+    def _stored(self, v: np.ndarray) -> np.ndarray:
+        """v (heads, hs) as the KV cache holds it, read back as float32."""
+        if self.kv_type == "f16":
+            return v.astype(np.float16).astype(np.float32)
+        if self.kv_type == "q8":
+            q, bits = quant.kv_store_q8(v)
+            return q.astype(np.float32) * quant.bf16_to_f32(bits)[:, None]
+        return v
 
 
 def generate(model: Model, tokenizer, prompt: str, steps: int, sampler):

@@ -1,0 +1,256 @@
+"""Quantized-weight and KV-cache kernels on the device (`qkernel` command,
+test/firmware/fw_cmd_quant.c): the dispatched llm_k_<op> against the
+reference llm_ref_<op>, and the reference against llmtools.quant.
+
+Integer paths (activation quantization, q8/q4 mat-vecs, row dequantization,
+KV stores) must agree bit for bit on every backend, and the reference must
+equal llmtools.quant bit for bit, because that is what the oracle uses. The
+fp16/int8 attention kernels are float code: the reference is held to a
+forward-error bound against float64 NumPy, other backends to a relative
+tolerance against the reference. Sizes include rows not a multiple of the
+group size (stories260K's 172), several group sizes and q4's 16-value groups
+inside 32-value packing units."""
+import numpy as np
+import pytest
+from llmtools import quant
+from llmtools.blob import DTYPE_Q4, DTYPE_Q8
+from llmtools.sampler import XorShift64Star
+
+from helpers.kernels_np import U, _gamma
+
+F = np.float32
+ATT_DISPATCH_RTOL = 1e-5
+
+
+class Draws:
+    """The qkernel command's input generator (fw_cmd_quant.c)."""
+
+    def __init__(self, seed: int):
+        self.r = XorShift64Star(seed)
+
+    def f(self) -> np.float32:
+        return self.r.next_f32()
+
+    def values(self, scale: float, n: int) -> np.ndarray:
+        return np.array([F(scale) * (F(2) * self.f() - F(1)) for _ in range(n)], dtype=F)
+
+    def q8(self, n: int) -> np.ndarray:
+        return np.array([(self.r.next_u32() % 255) - 127 for _ in range(n)], dtype=np.int8)
+
+    def bytes(self, n: int) -> np.ndarray:
+        return np.array([self.r.next_u32() & 0xFF for _ in range(n)], dtype=np.uint8)
+
+    def scale_bits(self, scale: float) -> int:
+        return int(np.array([F(scale) * (F(0.25) + self.f())], dtype=F).view(np.uint32)[0] >> 16)
+
+    def offset_bits(self, scale: float) -> int:
+        return int(np.array([F(scale) * (F(2) * self.f() - F(1))], dtype=F).view(np.uint32)[0] >> 16)
+
+
+def f32(h: str) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex(h), dtype='>f4').astype(F)
+
+
+def u16(h: str) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex(h), dtype='<u2')
+
+
+def i8(h: str) -> np.ndarray:
+    return np.frombuffer(bytes.fromhex(h), dtype=np.int8)
+
+
+def run(fw, op: str, dims, scale: float, seed: int) -> dict:
+    r = fw.command(f'qkernel {op} {" ".join(map(str, dims))} {float(F(scale))!r} {seed}')
+    assert r.ok, r
+    return r.fields
+
+
+def weights_from_draws(g: Draws, dtype: int, rows: int, n: int, gs: int, scale: float) -> quant.QTensor:
+    """The q8/q4 tensor the firmware draws, as a QTensor."""
+    n_pad = quant.cols_pad(dtype, n, gs)
+    ng = n_pad // gs
+    if dtype == DTYPE_Q8:
+        codes = g.q8(rows * n_pad).tobytes()
+        params = np.array([g.scale_bits(scale) for _ in range(rows * ng)], dtype='<u2')
+    else:
+        codes = g.bytes(rows * n_pad // 2).tobytes()
+        p = []
+        for _ in range(rows * ng):
+            p += [g.scale_bits(scale), g.offset_bits(scale)]
+        params = np.array(p, dtype='<u2')
+    return quant.QTensor.from_payload(dtype, gs, rows, n, codes + params.tobytes())
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.array_equal(np.asarray(a, F).view(np.uint32), np.asarray(b, F).view(np.uint32))
+
+
+def check_dispatch(fw, out: dict, keys=('',)):
+    """k_* equals ref_* bit for bit (integer paths, every backend)."""
+    for key in keys:
+        k, ref = ('k' + key, 'ref' + key)
+        assert out[k] == out[ref], f'dispatched {k} differs from the reference on backend {fw.backend}'
+
+
+MATVEC_DIMS = [(1, 16, 16), (3, 64, 32), (5, 172, 32), (4, 45, 16), (2, 300, 64), (7, 33, 16),
+               (1, 256, 256), (6, 172, 16), (9, 100, 128), (4, 64, 64)]
+
+
+@pytest.mark.parametrize('dtype', [DTYPE_Q8, DTYPE_Q4], ids=['q8', 'q4'])
+@pytest.mark.parametrize('dims', MATVEC_DIMS, ids=lambda d: 'x'.join(map(str, d)))
+def test_matvec_exact(fw, dtype, dims):
+    rows, n, gs = dims
+    seed = 11 + rows * n + gs
+    op = 'matvec_q8' if dtype == DTYPE_Q8 else 'matvec_q4'
+    out = run(fw, op, dims, 0.5, seed)
+    check_dispatch(fw, out)
+    g = Draws(seed)
+    t = weights_from_draws(g, dtype, rows, n, gs, 0.5)
+    x = g.values(1.0, n)
+    want = quant.matvec(t, x)
+    got = f32(out['ref'])
+    assert same_bits(got, want), f'reference {got[:4]} vs llmtools.quant {want[:4]}'
+    # And the integer path computes the product it claims to: within the
+    # activation quantization error of the dequantized product.
+    exact = t.dequantize().astype(np.float64) @ x.astype(np.float64)
+    _, xs, _ = quant.quantize_activation(x, t.cols_pad, gs)
+    bound = np.abs(t.dequantize()).astype(np.float64).sum(axis=1) * float(xs.max()) / 2 + 1e-6
+    assert np.all(np.abs(got - exact) <= bound * 1.01)
+
+
+@pytest.mark.parametrize('dims', [(1, 16), (64, 32), (172, 32), (45, 16), (300, 64), (33, 256), (5, 128)],
+                         ids=lambda d: 'x'.join(map(str, d)))
+@pytest.mark.parametrize('scale', [1.0, 1e-3, 80.0])
+def test_quantize_activation_exact(fw, dims, scale):
+    n, gs = dims
+    seed = 3 + n
+    out = run(fw, 'quantize_q8', dims, scale, seed)
+    check_dispatch(fw, out, ('', '_xs', '_xsum'))
+    x = Draws(seed).values(scale, n)
+    xq, xs, xsum = quant.quantize_activation(x, quant.cols_pad(DTYPE_Q8, n, gs), gs)
+    assert np.array_equal(i8(out['ref']), xq)
+    assert same_bits(f32(out['ref_xs']), xs)
+    assert [int(v) for v in out['ref_xsum'].split(',')] == [int(v) for v in xsum]
+    assert np.all(np.abs(xq.astype(np.int32)) <= 127)
+    assert np.all(xq[n:] == 0), 'padding must quantize to 0'
+    # Each group's largest |x| maps to +-127.
+    n_pad = xq.size
+    xp = np.zeros(n_pad, F)
+    xp[:n] = x
+    big = np.abs(xp.reshape(-1, gs)).argmax(axis=1)
+    assert np.all(np.abs(xq.reshape(-1, gs)[np.arange(n_pad // gs), big]) == 127)
+
+
+@pytest.mark.parametrize('dtype', [DTYPE_Q8, DTYPE_Q4], ids=['q8', 'q4'])
+@pytest.mark.parametrize('dims', [(16, 16), (64, 32), (172, 32), (45, 16), (288, 64)],
+                         ids=lambda d: 'x'.join(map(str, d)))
+def test_dequant_exact(fw, dtype, dims):
+    n, gs = dims
+    seed = 5 + n
+    op = 'dequant_q8' if dtype == DTYPE_Q8 else 'dequant_q4'
+    out = run(fw, op, dims, 2.0, seed)
+    check_dispatch(fw, out)
+    t = weights_from_draws(Draws(seed), dtype, 1, n, gs, 2.0)
+    assert same_bits(f32(out['ref']), t.row(0))
+
+
+def test_q4_nibble_order(fw):
+    """One q4 row through the device: code j of each 32-code unit sits in the
+    low nibble of byte j, code j + 16 in its high nibble (BLOB_FORMAT.md)."""
+    n, gs, seed = 64, 32, 77
+    out = run(fw, 'dequant_q4', (n, gs), 1.0, seed)
+    g = Draws(seed)
+    raw = g.bytes(n // 2)
+    s = [(g.scale_bits(1.0), g.offset_bits(1.0)) for _ in range(n // gs)]
+    sf = quant.bf16_to_f32(np.array([a for a, _ in s], np.uint16))
+    mf = quant.bf16_to_f32(np.array([b for _, b in s], np.uint16))
+    codes = np.empty(n, np.int64)
+    for unit in range(n // 32):
+        b = raw[unit * 16:(unit + 1) * 16]
+        codes[unit * 32:unit * 32 + 16] = b & 15
+        codes[unit * 32 + 16:unit * 32 + 32] = b >> 4
+    want = (codes.astype(F) * np.repeat(sf, gs)).astype(F) + np.repeat(mf, gs)
+    assert same_bits(f32(out['ref']), want.astype(F))
+
+
+@pytest.mark.parametrize('dims', [(1, 2), (4, 8), (3, 6), (6, 48), (2, 64)], ids=lambda d: 'x'.join(map(str, d)))
+@pytest.mark.parametrize('scale', [1.0, 30.0, 1e-4])
+def test_kv_store_q8_exact(fw, dims, scale):
+    seed = 9 + sum(dims)
+    out = run(fw, 'kv_store_q8', dims, scale, seed)
+    check_dispatch(fw, out, ('', '_scale'))
+    x = Draws(seed).values(scale, dims[0] * dims[1]).reshape(dims)
+    q, bits = quant.kv_store_q8(x)
+    assert np.array_equal(i8(out['ref']), q.reshape(-1))
+    assert np.array_equal(u16(out['ref_scale']), bits)
+    # Rounding error at most half a step (the scale is rounded up, so no clipping).
+    s = quant.bf16_to_f32(bits).astype(np.float64)
+    err = np.abs(q.astype(np.float64) * s[:, None] - x)
+    assert np.all(err <= s[:, None] * 0.5 * (1 + 1e-6))
+
+
+@pytest.mark.parametrize('n', [1, 7, 64, 333])
+@pytest.mark.parametrize('scale', [1.0, 7e4, 1e-6])
+def test_kv_store_f16_exact(fw, n, scale):
+    """Round to nearest even, overflow to inf, subnormals: as NumPy's float16."""
+    out = run(fw, 'kv_store_f16', (n,), scale, 21 + n)
+    check_dispatch(fw, out)
+    x = Draws(21 + n).values(scale, n)
+    with np.errstate(over="ignore"):
+        want = x.astype(np.float16).view(np.uint16)
+    assert np.array_equal(u16(out["ref"]), want)
+
+
+def _attention_expected(q, k, v, ks=None, vs=None):
+    """float64 attention over dequantized caches; tolerance as test_kernels'."""
+    n_pos, hs = k.shape
+    kf = k.astype(np.float64) * (1 if ks is None else ks[:, None])
+    vf = v.astype(np.float64) * (1 if vs is None else vs[:, None])
+    q = q.astype(np.float64)
+    sc = kf @ q / np.sqrt(hs)
+    e = np.exp(sc - sc.max())
+    att = e / e.sum()
+    exp = att @ vf
+    score_err = 2 * _gamma(hs + 3) * float(np.max(np.abs(kf) @ np.abs(q))) / np.sqrt(hs)
+    w_rel = 2 * score_err + 2 * _gamma(n_pos) + (16 + 4 * float(np.max(np.abs(sc)))) * U
+    tol = 2 * ((w_rel + _gamma(n_pos + 2)) * (att @ np.abs(vf))) + 1e-30
+    return exp, tol
+
+
+ATT_DIMS = [(1, 2, 2), (3, 8, 8), (17, 8, 32), (33, 16, 16), (100, 48, 96), (255, 4, 12)]
+
+
+@pytest.mark.parametrize('dims', ATT_DIMS, ids=lambda d: 'x'.join(map(str, d)))
+@pytest.mark.parametrize('kind', ['f16', 'q8'])
+def test_attention_quantized_cache(fw, dims, kind):
+    n_pos, hs, stride = dims
+    seed = 31 + n_pos * hs
+    scale = 1.0
+    out = run(fw, f'attention_{kind}', dims, scale, seed)
+    ref = f32(out['ref']).astype(np.float64)
+    k_out = f32(out['k']).astype(np.float64)
+    if fw.backend == 'ref':
+        assert np.array_equal(ref, k_out)
+    else:
+        assert np.max(np.abs(k_out - ref)) <= ATT_DISPATCH_RTOL * (np.max(np.abs(ref)) + 1e-30)
+    g = Draws(seed)
+    q = g.values(scale, hs)
+    if kind == 'f16':
+        kc = g.values(scale, n_pos * stride).astype(np.float16).reshape(n_pos, stride)[:, :hs]
+        vc = g.values(scale, n_pos * stride).astype(np.float16).reshape(n_pos, stride)[:, :hs]
+        exp, tol = _attention_expected(q, kc, vc)
+    else:
+        kc = g.q8(n_pos * stride).reshape(n_pos, stride)[:, :hs]
+        ks = quant.bf16_to_f32(np.array([g.scale_bits(scale / 127) for _ in range(n_pos)], np.uint16))
+        vc = g.q8(n_pos * stride).reshape(n_pos, stride)[:, :hs]
+        vs = quant.bf16_to_f32(np.array([g.scale_bits(scale / 127) for _ in range(n_pos)], np.uint16))
+        exp, tol = _attention_expected(q, kc, vc, ks.astype(np.float64), vs.astype(np.float64))
+    err = np.abs(ref - exp)
+    assert np.all(err <= tol), f'max |diff| {err.max():g}, tolerance {tol.min():g}..{tol.max():g}'
+
+
+def test_bad_group_size_rejected(fw):
+    """Group sizes outside 16..256 or not powers of two are refused."""
+    for bad in ('matvec_q8 2 64 24', 'matvec_q4 2 64 8', 'quantize_q8 64 512'):
+        with pytest.raises(AssertionError, match='usage'):
+            fw.command(f'qkernel {bad} 1.0 1')
