@@ -41,6 +41,12 @@ try:
 except ModuleNotFoundError as e:
     if e.name != 'qemu_target':
         raise
+try:
+    from serial_target import SerialFirmware  # noqa: E402
+    TARGETS.setdefault('serial', SerialFirmware)
+except ModuleNotFoundError as e:  # pytest-embedded-serial not installed: no serial target
+    if e.name not in ('serial_target', 'pytest_embedded_serial', 'serial'):
+        raise
 
 DEFAULT_FIRMWARE = ROOT / '.pio' / 'build' / 'native_test' / 'program'
 

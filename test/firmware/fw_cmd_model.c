@@ -150,13 +150,27 @@ void fw_cmd_tok(const char *cmd, char *args) {
     fw_out_end();
 }
 
-/* init <seq_len> | init_short <seq_len>: size query, then llm_init on a fresh
- * arena of exactly that size (init_short: one byte less). */
+/* init <seq_len> [<kv>] | init_short <seq_len> [<kv>]: size query, then
+ * llm_init on a fresh arena of exactly that size (init_short: one byte
+ * less); kv is the KV cache type, f32 (default), f16 or q8. */
 void fw_cmd_init(const char *cmd, char *args) {
     uint32_t seq_len;
+    char *w_kv = NULL;
+    llm_kv_type kv = LLM_KV_F32;
     if (fw_parse_u32(fw_word(&args), &seq_len) != 0) {
         fw_reply_error(cmd, "usage");
         return;
+    }
+    w_kv = fw_word(&args); /* optional KV cache type: f32, f16, q8 */
+    if (w_kv != NULL) {
+        if (strcmp(w_kv, "f16") == 0) {
+            kv = LLM_KV_F16;
+        } else if (strcmp(w_kv, "q8") == 0) {
+            kv = LLM_KV_Q8;
+        } else if (strcmp(w_kv, "f32") != 0) {
+            fw_reply_error(cmd, "usage");
+            return;
+        }
     }
     if (!fw.model_ok) {
         fw_reply_error(cmd, "no_model");
@@ -165,6 +179,7 @@ void fw_cmd_init(const char *cmd, char *args) {
     fw_drop_ctx();
     llm_params p = llm_params_default();
     p.seq_len = seq_len;
+    p.kv_type = kv;
     if (fw.tok_data != NULL) {
         p.tokenizer = fw.tok_data;
         p.tokenizer_size = fw.tok_size;

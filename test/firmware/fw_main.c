@@ -26,9 +26,10 @@
  *                                 vocab_size seq_len rope_theta norm_eps (bits)
  *                                 tied tokenizer (embedded bytes)
  *   tok <path> | tok -            external tokenizer for the next init, or none
- *   init <seq_len>                llm_arena_size, then llm_init on a fresh arena
- *   init_short <seq_len>          of exactly that size (init_short: one byte
- *                                 less): need arena, and when OK used seq_len
+ *   init <seq_len> [<kv>]         llm_arena_size, then llm_init on a fresh arena
+ *   init_short <seq_len> [<kv>]   of exactly that size (init_short: one byte
+ *                                 less), KV cache f32 (default), f16 or q8:
+ *                                 need arena, and when OK used seq_len
  *                                 tok_vocab
  *   forward <token> <pos>         llm_forward: logits=<vocab floats>
  *   sample <temp> <top_p> <top_k> <penalty> <last_n> <seed> <n_draws> <history> <logits>
@@ -51,6 +52,16 @@
  *   kernel <op> <dims...> <scale> <seed>
  *                                 dispatched and reference kernel on the same
  *                                 pseudo-random inputs (see fw_cmd_kernel.c)
+ *   qkernel <op> <dims...> <scale> <seed>
+ *                                 the same for the quantized-weight and KV
+ *                                 cache kernels (see fw_cmd_quant.c)
+ *   teacher <pos0> <ids>          teacher-forced llm_forward over ids from
+ *                                 position pos0: logprobs of each next id,
+ *                                 their sum, top1 ids (fw_cmd_quant.c)
+ *   workers, parallel             split of the library's work over threads
+ *                                 (documented in fw_cmd_parallel.c)
+ *   esp_plan                      the ESP32-S3 port's target-neutral decisions
+ *                                 (documented in fw_cmd_esp32s3.c)
  *   quit                          free everything, answer, exit
  */
 #include <string.h>
@@ -86,11 +97,13 @@ static const struct {
     {"tok", fw_cmd_tok},           {"init", fw_cmd_init},       {"init_short", fw_cmd_init},
     {"forward", fw_cmd_forward},   {"sample", fw_cmd_sample},   {"encode", fw_cmd_encode},
     {"decode", fw_cmd_decode},     {"generate", fw_cmd_generate}, {"kernel", fw_cmd_kernel},
+    {"qkernel", fw_cmd_qkernel},   {"teacher", fw_cmd_teacher},
+    {"workers", fw_cmd_workers},   {"parallel", fw_cmd_parallel}, {"esp_plan", fw_cmd_esp_plan},
 };
 
 int main(void) {
     fw_port_init();
-    llm_port port = {log_hook, time_hook, NULL};
+    llm_port port = {log_hook, time_hook, NULL, fw_parallel_for};
     llm_port_set(&port);
     fw_out_str("ready llm-test-fw protocol=1");
     fw_out_end();

@@ -57,5 +57,13 @@ void fw_cmd_encode(const char *cmd, char *args);
 void fw_cmd_decode(const char *cmd, char *args);
 void fw_cmd_generate(const char *cmd, char *args);
 void fw_cmd_kernel(const char *cmd, char *args);
+void fw_cmd_qkernel(const char *cmd, char *args);
+void fw_cmd_teacher(const char *cmd, char *args);
+void fw_cmd_workers(const char *cmd, char *args);   /* fw_cmd_parallel.c */
+void fw_cmd_parallel(const char *cmd, char *args);  /* fw_cmd_parallel.c */
+void fw_cmd_esp_plan(const char *cmd, char *args);  /* fw_cmd_esp32s3.c */
+
+/* The llm_port.parallel_for hook, split as the workers command set. */
+void fw_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user);
 
 #endif /* FW_STATE_H */
