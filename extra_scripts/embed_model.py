@@ -92,16 +92,6 @@ def fail(msg):
     env.Exit(1)
 
 
-def option_path(name, required):
-    value = env.GetProjectOption(name, "").strip()
-    if not value:
-        if required:
-            fail("set %s in [env:%s] (%s)" % (name, env["PIOENV"], model_files.HINT))
-        return None
-    path, problem = model_files.find(value, env.subst("$PROJECT_DIR"))
-    if problem:
-        fail("%s = %s" % (name, problem))
-    return path
 
 
 def is_blob(path):
@@ -148,8 +138,8 @@ def write_if_changed(path, text):
 
 def embed():
     """Convert if needed, generate the assembly and header, add the object."""
-    model = option_path("custom_llm_model", required=True)
-    tokenizer = option_path("custom_llm_tokenizer", required=False)
+    model = model_files.option(env, "custom_llm_model", True, fail)
+    tokenizer = model_files.option(env, "custom_llm_tokenizer", False, fail)
     section = env.GetProjectOption("custom_llm_section", "").strip() or DEFAULT_SECTION
 
     out_dir = env.subst(os.path.join("$BUILD_DIR", "llm_model"))

@@ -37,16 +37,6 @@ def fail(msg):
     env.Exit(1)
 
 
-def option_file(name, required):
-    value = env.GetProjectOption(name, "").strip()
-    if not value:
-        if required:
-            fail("set %s in [env:%s]. %s" % (name, env["PIOENV"], model_files.HINT))
-        return None
-    path, problem = model_files.find(value, env.subst("$PROJECT_DIR"))
-    if problem:
-        fail("%s = %s" % (name, problem))
-    return path
 
 
 def convert(model, tokenizer, out):
@@ -73,8 +63,8 @@ def flash_size_bytes():
 
 
 def main():
-    model = option_file("custom_llm_model", required=True)
-    tokenizer = option_file("custom_llm_tokenizer", required=False)
+    model = model_files.option(env, "custom_llm_model", True, fail)
+    tokenizer = model_files.option(env, "custom_llm_tokenizer", False, fail)
     label = env.GetProjectOption("custom_llm_partition", "").strip() or "model"
     csv = env.BoardConfig().get("build.partitions", "")
     if not csv:

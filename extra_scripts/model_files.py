@@ -31,3 +31,17 @@ def find(value, project_dir):
         if os.path.isfile(path):
             return path, None
     return None, "%s: not found (looked at %s). %s" % (value, ", ".join(places), HINT)
+
+
+def option(env, name, required, fail):
+    """The file named by the project option `name` of a PlatformIO env, found
+    as above; None when unset and not required. fail(msg) reports errors."""
+    value = env.GetProjectOption(name, "").strip()
+    if not value:
+        if required:
+            fail("set %s in [env:%s]. %s" % (name, env["PIOENV"], HINT))
+        return None
+    path, problem = find(value, env.subst("$PROJECT_DIR"))
+    if problem:
+        fail("%s = %s" % (name, problem))
+    return path

@@ -27,23 +27,10 @@
 
 #include "fw_io.h"
 #include "fw_port.h"
+#include "fw_rng.h"
 #include "fw_state.h"
 #include "kernels/kernels.h"
 
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint32_t rng_u32(rng *r) {
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return (uint32_t)((r->s * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static float rng_f32(rng *r) {
-    return (float)(rng_u32(r) >> 8) / 16777216.0f;
-}
 
 static void fill(rng *r, float *x, size_t n, float scale) {
     for (size_t i = 0; i < n; i++) x[i] = scale * (2.0f * rng_f32(r) - 1.0f);

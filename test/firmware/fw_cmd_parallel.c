@@ -25,6 +25,7 @@
 
 #include "fw_io.h"
 #include "fw_port.h"
+#include "fw_rng.h"
 #include "fw_state.h"
 #include "kernels/kernels.h"
 #include "llm_internal.h"
@@ -89,16 +90,6 @@ void fw_cmd_workers(const char *cmd, char *args) {
     fw_out_kv_u("workers", g_workers);
     fw_out_kv_u("threads", (uint64_t)g_threads);
     fw_out_end();
-}
-
-static uint64_t rng_state;
-
-static float rng_f32(void) {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    const uint32_t u = (uint32_t)((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-    return (float)(u >> 8) / 16777216.0f;
 }
 
 static void out_list(const char *key, const uint32_t *v, size_t n) {
@@ -180,9 +171,9 @@ static void cmd_matvec(const char *cmd, char *args) {
     if (w == NULL || x == NULL || k == NULL || ref == NULL) {
         fw_reply_error(cmd, "out_of_memory");
     } else {
-        rng_state = seed != 0 ? seed : 1;
-        for (size_t i = 0; i < (size_t)d * n; i++) w[i] = 2.0f * rng_f32() - 1.0f;
-        for (size_t i = 0; i < n; i++) x[i] = 2.0f * rng_f32() - 1.0f;
+        rng r = {seed != 0 ? seed : 1};
+        for (size_t i = 0; i < (size_t)d * n; i++) w[i] = 2.0f * rng_f32(&r) - 1.0f;
+        for (size_t i = 0; i < n; i++) x[i] = 2.0f * rng_f32(&r) - 1.0f;
         mv_split job = {k, w, x, n};
         llm__parallel_for(mv_rows, &job, d);
         llm_k_matvec_f32(ref, w, x, d, n);

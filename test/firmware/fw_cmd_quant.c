@@ -45,6 +45,7 @@
 
 #include "fw_io.h"
 #include "fw_port.h"
+#include "fw_rng.h"
 #include "fw_state.h"
 #include "kernels/kernels.h"
 
@@ -115,20 +116,6 @@ void fw_cmd_teacher(const char *cmd, char *args) {
 
 /* ------------------------------------------------------------------ qkernel */
 
-typedef struct rng {
-    uint64_t s;
-} rng;
-
-static uint32_t rng_u32(rng *r) {
-    r->s ^= r->s >> 12;
-    r->s ^= r->s << 25;
-    r->s ^= r->s >> 27;
-    return (uint32_t)((r->s * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static float rng_f32(rng *r) {
-    return (float)(rng_u32(r) >> 8) / 16777216.0f;
-}
 
 static float draw_value(rng *r, float scale) {
     return scale * (2.0f * rng_f32(r) - 1.0f);
