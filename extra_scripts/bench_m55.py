@@ -9,6 +9,9 @@ and llm_forward's profiling hook compiled in (-DLLM_PROFILE). Each runs in
 QEMU (mps3-an547) with `-icount shift=0`, where emulated time counts
 instructions (1 ns each), so the figures are exact and repeat run after run.
 
+The same Helium firmware is also built with q8 and q4 weights (m55_bench_q8,
+m55_bench_q4) for the weight-dtype comparison, printed last.
+
 Printed per backend and as the ratio Helium / reference:
   * decode instructions per generated token, from the firmware's own decode
     time (llm_gen_stats.decode_us under icount);
@@ -45,9 +48,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_SRC = Path(__file__).resolve().parent / "bench_m55_plugin.c"
-ENVS = (("reference", "m55_bench_ref"), ("helium", "m55_bench"))
+ENVS = (("reference", "m55_bench_ref"), ("helium", "m55_bench"),
+        ("helium q8", "m55_bench_q8"), ("helium q4", "m55_bench_q4"))
 REGIONS = ("outside", "matvec", "attention", "other")  # forward.c's LLM_PROF_* order
 GOAL = 0.4  # Helium / reference instructions per token
+GOAL_Q8 = 0.6  # Helium q8 / Helium fp32 weights instructions per token
 
 TOKENS_RE = re.compile(r"tokens: (\d+) prompt \(incl\. BOS\) \+ (\d+) generated, end: (\w+)")
 TIME_RE = re.compile(r"emulated time: prefill (\d+) us, decode (\d+) us")
@@ -234,13 +239,34 @@ def report(results: dict):
     return ratio <= GOAL and same
 
 
+def report_dtypes(results: dict):
+    """Helium backend with fp32, q8 and q4 weights: instructions per token."""
+    print("\nweights on the Helium backend (fp32 KV cache):")
+    w = 14
+    print(f"{'':<34}{'fp32':>{w}}{'q8':>{w}}{'q4':>{w}}")
+    cols = ("helium", "helium q8", "helium q4")
+    dec = [results[k]["decode_us"] * 1000 / results[k]["n_gen"] for k in cols]
+    print(f"{'decode instructions / token':<34}" + "".join(f"{fmt(v):>{w}}" for v in dec))
+    vx2 = [sum(sum(results[k][f"region{i}"]) for i in range(4)) / results[k]["passes"]
+           for k in cols]
+    print(f"{'  per position, vector x2':<34}" + "".join(f"{fmt(v):>{w}}" for v in vx2))
+    mv = [results[k]["region1"][0] / results[k]["passes"] for k in cols]
+    print(f"{'  per position, mat-vec':<34}" + "".join(f"{fmt(v):>{w}}" for v in mv))
+    q8, q4 = dec[1] / dec[0], dec[2] / dec[0]
+    print(f"q8 / fp32 = {q8:.3f} (goal <= {GOAL_Q8}: {'met' if q8 <= GOAL_Q8 else 'NOT met'}), "
+          f"q4 / fp32 = {q4:.3f}; vector x2: q8 / fp32 = {vx2[1] / vx2[0]:.3f}, "
+          f"q4 / fp32 = {vx2[2] / vx2[0]:.3f}")
+    return q8 <= GOAL_Q8
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-build", action="store_true", help="use the ELFs already built")
     ap.add_argument("--qemu", default=os.environ.get("LLM_QEMU", "qemu-system-arm"))
     ap.add_argument("--text", type=Path, help="also write each backend's story to TEXT.<backend>")
     ap.add_argument("--check", action="store_true",
-                    help=f"exit with status 1 unless the ratio is <= {GOAL} and the texts match")
+                    help=f"exit with status 1 unless the ratios are <= {GOAL} (Helium / reference) "
+                    f"and {GOAL_Q8} (q8 / fp32 weights) and the fp32 texts match")
     ap.add_argument("--hot", type=int, metavar="N", default=0,
                     help="also list the N functions that execute the most instructions")
     args = ap.parse_args()
@@ -268,6 +294,7 @@ def main() -> int:
         if args.text:
             Path(f"{args.text}.{label}").write_text(results[label]["text"])
     ok = report(results)
+    ok = report_dtypes(results) and ok
     for label, r in results.items() if args.hot else ():
         total = sum(a for a, _, _ in r["hot"])
         print(f"\n{label}: top functions, whole run ({total:,} instructions)")
