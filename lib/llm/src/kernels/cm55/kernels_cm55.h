@@ -41,7 +41,11 @@ void llm_cm55_attention(float *out, const float *q, const float *k, const float 
 /* Index of the first largest element of x(n); n >= 1; same answer as the reference. */
 uint32_t llm_cm55_argmax(const float *x, uint32_t n);
 
-/* q8 / q4 mat-vecs (VMLADAVA.S8 per 16 codes), bit-identical to the reference. */
+/* Activation quantization and the q8 / q4 mat-vecs (VMLADAVA.S8 per 16
+ * codes, the per-group float steps four rows to a vector), bit-identical to
+ * the reference. */
+void llm_cm55_quantize_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, uint32_t n,
+                          uint32_t n_pad, uint32_t gs);
 void llm_cm55_matvec_q8(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq,
                         const float *xs, uint32_t d, uint32_t n_pad, uint32_t gs);
 void llm_cm55_matvec_q4(float *out, const uint8_t *w, const uint16_t *wp, const int8_t *xq,
@@ -52,6 +56,7 @@ void llm_cm55_attention_q8(float *out, const float *q, const int8_t *k, const ui
                            const int8_t *v, const uint16_t *vs, uint32_t n_pos, uint32_t hs,
                            uint32_t stride, uint32_t sstride, float *att);
 
+#define llm_k_quantize_q8 llm_cm55_quantize_q8
 #define llm_k_matvec_q8 llm_cm55_matvec_q8
 #define llm_k_matvec_q4 llm_cm55_matvec_q4
 #define llm_k_attention_q8 llm_cm55_attention_q8

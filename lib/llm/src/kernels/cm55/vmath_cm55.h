@@ -80,4 +80,44 @@ static inline float32x4_t llm__vrecip(float32x4_t d) {
     return r;
 }
 
+/* {d0, d1, d2, d3} from core registers: two VMOVs of a register pair into
+ * two lanes each. No intrinsic names that form of VMOV, and GCC 12 builds
+ * vcreateq's 64-bit halves through the stack, so it is written out. */
+static inline int32x4_t llm__vmake4(int32_t d0, int32_t d1, int32_t d2, int32_t d3) {
+    int32x4_t v;
+    /* VMOV Qd[i + 2], Qd[i], Rt, Rt2 puts Rt in lane i and Rt2 in lane i + 2
+     * (the order GCC's own vcreateq code uses). */
+    __asm__("vmov %q0[2], %q0[0], %1, %3\n\tvmov %q0[3], %q0[1], %2, %4"
+            : "=w"(v)
+            : "r"(d0), "r"(d1), "r"(d2), "r"(d3));
+    return v;
+}
+
+/* FPSCR cumulative exception flags that mark a result the vector unit may
+ * have computed differently from the scalar FPU: IOC (invalid), DZC, OFC,
+ * UFC (underflow) and IDC (input denormal). Helium float instructions run
+ * with the standard FPSCR value (flush-to-zero, default NaN) while scalar
+ * code runs with FZ = 0, so the two agree bit for bit except where a
+ * subnormal is flushed (raising UFC or IDC) or an invalid / infinite case
+ * occurs. Bit-exact kernels clear these flags, run, and redo the call with
+ * the reference when any is set. IXC (inexact) is not among them. */
+#define LLM__FP_FLAGS 0x8FU
+
+/* Clears the LLM__FP_FLAGS in FPSCR; returns FPSCR as it was, for
+ * llm__fp_flags_end. */
+static inline uint32_t llm__fp_flags_begin(void) {
+    const uint32_t saved = __builtin_arm_get_fpscr();
+    __builtin_arm_set_fpscr(saved & ~LLM__FP_FLAGS);
+    return saved;
+}
+
+/* Nonzero if any of LLM__FP_FLAGS was raised since llm__fp_flags_begin; puts
+ * back the flags that were set before it (the caller's cumulative flags stay
+ * cumulative). */
+static inline int llm__fp_flags_end(uint32_t saved) {
+    const uint32_t now = __builtin_arm_get_fpscr();
+    if ((saved & LLM__FP_FLAGS) != 0U) __builtin_arm_set_fpscr(now | (saved & LLM__FP_FLAGS));
+    return (now & LLM__FP_FLAGS) != 0U;
+}
+
 #endif /* LLM_VMATH_CM55_H */
