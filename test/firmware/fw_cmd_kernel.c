@@ -56,13 +56,6 @@ static void release(bufs *b) {
     for (int i = 0; i < b->n; i++) fw_port_free(b->p[i]);
 }
 
-static void out_floats(const char *key, const float *x, size_t n) {
-    fw_out_str(" ");
-    fw_out_str(key);
-    fw_out_str("=");
-    fw_out_f32_hex(x, n);
-}
-
 /* Parse exactly n_dims positive dimensions, then scale and seed. */
 static int parse_args(char *args, uint32_t *dims, int n_dims, float *scale, uint64_t *seed) {
     for (int i = 0; i < n_dims; i++) {
@@ -106,8 +99,8 @@ void fw_cmd_kernel(const char *cmd, char *args) {
         llm_k_matvec_f32(k, w, x, d[0], d[1]);
         llm_ref_matvec_f32(ref, w, x, d[0], d[1]);
         fw_out_begin(cmd, LLM_OK);
-        out_floats("k", k, dd);
-        out_floats("ref", ref, dd);
+        fw_out_kv_f32_hex("k", k, dd);
+        fw_out_kv_f32_hex("ref", ref, dd);
         fw_out_end();
         break;
     }
@@ -123,9 +116,9 @@ void fw_cmd_kernel(const char *cmd, char *args) {
         llm_ref_rmsnorm(ref, x, w, d[0], 1e-5f);
         llm_k_rmsnorm(inplace, inplace, w, d[0], 1e-5f);
         fw_out_begin(cmd, LLM_OK);
-        out_floats("k", k, n);
-        out_floats("ref", ref, n);
-        out_floats("k_inplace", inplace, n);
+        fw_out_kv_f32_hex("k", k, n);
+        fw_out_kv_f32_hex("ref", ref, n);
+        fw_out_kv_f32_hex("k_inplace", inplace, n);
         fw_out_end();
         break;
     }
@@ -138,8 +131,8 @@ void fw_cmd_kernel(const char *cmd, char *args) {
         llm_k_softmax(k, d[0]);
         llm_ref_softmax(ref, d[0]);
         fw_out_begin(cmd, LLM_OK);
-        out_floats("k", k, n);
-        out_floats("ref", ref, n);
+        fw_out_kv_f32_hex("k", k, n);
+        fw_out_kv_f32_hex("ref", ref, n);
         fw_out_end();
         break;
     }
@@ -161,9 +154,9 @@ void fw_cmd_kernel(const char *cmd, char *args) {
         llm_k_rope(k, d[0], d[1], cs);
         llm_ref_rope(ref, d[0], d[1], cs);
         fw_out_begin(cmd, LLM_OK);
-        out_floats("k", k, n);
-        out_floats("ref", ref, n);
-        out_floats("cs", cs, 2 * half);
+        fw_out_kv_f32_hex("k", k, n);
+        fw_out_kv_f32_hex("ref", ref, n);
+        fw_out_kv_f32_hex("cs", cs, 2 * half);
         fw_out_end();
         break;
     }
@@ -183,8 +176,8 @@ void fw_cmd_kernel(const char *cmd, char *args) {
             llm_ref_add(ref, y, d[0]);
         }
         fw_out_begin(cmd, LLM_OK);
-        out_floats("k", k, n);
-        out_floats("ref", ref, n);
+        fw_out_kv_f32_hex("k", k, n);
+        fw_out_kv_f32_hex("ref", ref, n);
         fw_out_end();
         break;
     }
@@ -203,8 +196,8 @@ void fw_cmd_kernel(const char *cmd, char *args) {
         llm_k_attention(k, q, kc, vc, d[0], d[1], d[2], att);
         llm_ref_attention(ref, q, kc, vc, d[0], d[1], d[2], att);
         fw_out_begin(cmd, LLM_OK);
-        out_floats("k", k, hs);
-        out_floats("ref", ref, hs);
+        fw_out_kv_f32_hex("k", k, hs);
+        fw_out_kv_f32_hex("ref", ref, hs);
         fw_out_end();
         break;
     }

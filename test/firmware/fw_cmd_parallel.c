@@ -93,9 +93,7 @@ void fw_cmd_workers(const char *cmd, char *args) {
 }
 
 static void out_list(const char *key, const uint32_t *v, size_t n) {
-    fw_out_str(" ");
-    fw_out_str(key);
-    fw_out_str("=");
+    fw_out_key(key);
     if (n == 0) fw_out_str("-");
     for (size_t i = 0; i < n; i++) {
         if (i > 0) fw_out_str(",");

@@ -145,9 +145,7 @@ static void fill_scales(rng *r, uint16_t *s, size_t n, float scale) {
 
 /* Little-endian bytes of n uint16 values, for hex output. */
 static void out_u16(const char *key, const uint16_t *v, size_t n) {
-    fw_out_str(" ");
-    fw_out_str(key);
-    fw_out_str("=");
+    fw_out_key(key);
     if (n == 0) fw_out_str("-");
     for (size_t i = 0; i < n; i++) {
         const uint8_t b[2] = {(uint8_t)(v[i] & 0xFFU), (uint8_t)(v[i] >> 8)};
@@ -155,24 +153,8 @@ static void out_u16(const char *key, const uint16_t *v, size_t n) {
     }
 }
 
-static void out_f32(const char *key, const float *x, size_t n) {
-    fw_out_str(" ");
-    fw_out_str(key);
-    fw_out_str("=");
-    fw_out_f32_hex(x, n);
-}
-
-static void out_bytes(const char *key, const void *p, size_t n) {
-    fw_out_str(" ");
-    fw_out_str(key);
-    fw_out_str("=");
-    fw_out_hex(p, n);
-}
-
 static void out_i32(const char *key, const int32_t *v, size_t n) {
-    fw_out_str(" ");
-    fw_out_str(key);
-    fw_out_str("=");
+    fw_out_key(key);
     if (n == 0) fw_out_str("-");
     for (size_t i = 0; i < n; i++) {
         if (i > 0) fw_out_str(",");
@@ -229,10 +211,10 @@ static void run_op(const char *cmd, int op, const uint32_t *d, float scale, rng 
         llm_k_quantize_q8(kq, ks, ksum, x, n, n_pad, gs);
         llm_ref_quantize_q8(rq, rs, rsum, x, n, n_pad, gs);
         fw_out_begin(cmd, LLM_OK);
-        out_bytes("k", kq, n_pad);
-        out_bytes("ref", rq, n_pad);
-        out_f32("k_xs", ks, ng);
-        out_f32("ref_xs", rs, ng);
+        fw_out_kv_hex("k", kq, n_pad);
+        fw_out_kv_hex("ref", rq, n_pad);
+        fw_out_kv_f32_hex("k_xs", ks, ng);
+        fw_out_kv_f32_hex("ref_xs", rs, ng);
         out_i32("k_xsum", ksum, ng);
         out_i32("ref_xsum", rsum, ng);
         break;
@@ -272,8 +254,8 @@ static void run_op(const char *cmd, int op, const uint32_t *d, float scale, rng 
             llm_ref_matvec_q8(ref, (const int8_t *)codes, params, xq, xs, rows, n_pad, gs);
         }
         fw_out_begin(cmd, LLM_OK);
-        out_f32("k", k, rows);
-        out_f32("ref", ref, rows);
+        fw_out_kv_f32_hex("k", k, rows);
+        fw_out_kv_f32_hex("ref", ref, rows);
         break;
     }
     case OP_DEQUANT_Q8:
@@ -301,8 +283,8 @@ static void run_op(const char *cmd, int op, const uint32_t *d, float scale, rng 
             llm_ref_dequant_q8(ref, (const int8_t *)codes, params, n, gs);
         }
         fw_out_begin(cmd, LLM_OK);
-        out_f32("k", k, n);
-        out_f32("ref", ref, n);
+        fw_out_kv_f32_hex("k", k, n);
+        fw_out_kv_f32_hex("ref", ref, n);
         break;
     }
     case OP_KV_Q8: {
@@ -315,8 +297,8 @@ static void run_op(const char *cmd, int op, const uint32_t *d, float scale, rng 
         llm_k_kv_store_q8(kq, ks, x, d[0], d[1]);
         llm_ref_kv_store_q8(rq, rs, x, d[0], d[1]);
         fw_out_begin(cmd, LLM_OK);
-        out_bytes("k", kq, n);
-        out_bytes("ref", rq, n);
+        fw_out_kv_hex("k", kq, n);
+        fw_out_kv_hex("ref", rq, n);
         out_u16("k_scale", ks, nh);
         out_u16("ref_scale", rs, nh);
         break;
@@ -364,8 +346,8 @@ static void run_op(const char *cmd, int op, const uint32_t *d, float scale, rng 
             llm_ref_attention_q8(ref, q, kc, ks, vc, vs, d[0], d[1], d[2], 1, att);
         }
         fw_out_begin(cmd, LLM_OK);
-        out_f32("k", k, hs);
-        out_f32("ref", ref, hs);
+        fw_out_kv_f32_hex("k", k, hs);
+        fw_out_kv_f32_hex("ref", ref, hs);
         break;
     }
     default:

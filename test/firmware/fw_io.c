@@ -146,17 +146,29 @@ void fw_out_i(int64_t v) {
     }
 }
 
-void fw_out_kv_u(const char *key, uint64_t v) {
+void fw_out_key(const char *key) {
     fw_out_str(" ");
     fw_out_str(key);
     fw_out_str("=");
+}
+
+void fw_out_kv_u(const char *key, uint64_t v) {
+    fw_out_key(key);
     fw_out_u(v);
 }
 
+void fw_out_kv_hex(const char *key, const void *p, size_t n) {
+    fw_out_key(key);
+    fw_out_hex(p, n);
+}
+
+void fw_out_kv_f32_hex(const char *key, const float *x, size_t n) {
+    fw_out_key(key);
+    fw_out_f32_hex(x, n);
+}
+
 void fw_out_kv_i(const char *key, int64_t v) {
-    fw_out_str(" ");
-    fw_out_str(key);
-    fw_out_str("=");
+    fw_out_key(key);
     fw_out_i(v);
 }
 

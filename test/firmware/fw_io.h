@@ -37,9 +37,12 @@ long fw_parse_i32_list(char *s, int32_t *out, size_t cap);
 void fw_out_begin(const char *cmd, llm_status s);
 void fw_out_str(const char *s);
 void fw_out_n(const char *s, size_t n);
-/* " key=" followed by the number. */
+/* " key=", then the value. */
+void fw_out_key(const char *key);
 void fw_out_kv_u(const char *key, uint64_t v);
 void fw_out_kv_i(const char *key, int64_t v);
+void fw_out_kv_hex(const char *key, const void *p, size_t n);      /* as fw_out_hex */
+void fw_out_kv_f32_hex(const char *key, const float *x, size_t n); /* as fw_out_f32_hex */
 void fw_out_u(uint64_t v);
 void fw_out_i(int64_t v);
 /* Bytes as lowercase hex, "-" when n is 0. */
