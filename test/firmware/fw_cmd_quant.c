@@ -143,6 +143,22 @@ static void fill_scales(rng *r, uint16_t *s, size_t n, float scale) {
     for (size_t i = 0; i < n; i++) s[i] = top_bits(scale * (0.25f + rng_f32(r)));
 }
 
+/* Random q4 or q8 weights: codes(code_bytes), then params(n_params) bf16 as
+ * the dtype has them (q4: scale, offset per group; q8: scale per group). */
+static void fill_qweights(rng *r, int q4, uint8_t *codes, size_t code_bytes, uint16_t *params,
+                          size_t n_params, float scale) {
+    if (q4) {
+        fill_bytes(r, codes, code_bytes);
+        for (size_t i = 0; i < n_params; i += 2) {
+            params[i] = top_bits(scale * (0.25f + rng_f32(r)));
+            params[i + 1] = top_bits(draw_value(r, scale));
+        }
+    } else {
+        fill_q8(r, (int8_t *)codes, code_bytes);
+        fill_scales(r, params, n_params, scale);
+    }
+}
+
 /* Little-endian bytes of n uint16 values, for hex output. */
 static void out_u16(const char *key, const uint16_t *v, size_t n) {
     fw_out_key(key);
@@ -234,16 +250,7 @@ static void run_op(const char *cmd, int op, const uint32_t *d, float scale, rng 
         int32_t *xsum = take(b, ng * sizeof(int32_t));
         float *k = take(b, rows * sizeof(float)), *ref = take(b, rows * sizeof(float));
         if (b->failed) return;
-        if (q4) {
-            fill_bytes(r, codes, code_bytes);
-            for (size_t i = 0; i < n_params; i += 2) {
-                params[i] = top_bits(scale * (0.25f + rng_f32(r)));
-                params[i + 1] = top_bits(draw_value(r, scale));
-            }
-        } else {
-            fill_q8(r, (int8_t *)codes, code_bytes);
-            fill_scales(r, params, n_params, scale);
-        }
+        fill_qweights(r, q4, codes, code_bytes, params, n_params, scale);
         fill_values(r, x, n, 1.0f);
         llm_ref_quantize_q8(xq, xs, xsum, x, n, n_pad, gs);
         if (q4) {
@@ -268,17 +275,11 @@ static void run_op(const char *cmd, int op, const uint32_t *d, float scale, rng 
         uint16_t *params = take(b, n_params * sizeof(uint16_t));
         float *k = take(b, n * sizeof(float)), *ref = take(b, n * sizeof(float));
         if (b->failed) return;
+        fill_qweights(r, q4, codes, code_bytes, params, n_params, scale);
         if (q4) {
-            fill_bytes(r, codes, code_bytes);
-            for (size_t i = 0; i < n_params; i += 2) {
-                params[i] = top_bits(scale * (0.25f + rng_f32(r)));
-                params[i + 1] = top_bits(draw_value(r, scale));
-            }
             llm_k_dequant_q4(k, codes, params, n, gs);
             llm_ref_dequant_q4(ref, codes, params, n, gs);
         } else {
-            fill_q8(r, (int8_t *)codes, code_bytes);
-            fill_scales(r, params, n_params, scale);
             llm_k_dequant_q8(k, (const int8_t *)codes, params, n, gs);
             llm_ref_dequant_q8(ref, (const int8_t *)codes, params, n, gs);
         }
