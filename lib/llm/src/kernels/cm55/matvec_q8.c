@@ -16,93 +16,160 @@
 
 #include "vmath_cm55.h"
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-/* GCC 12's auto-increment pass turns the two 16-byte loads per row and group
- * into a pointer copy plus post-increments, and keeps the +GS step too: five
- * extra moves per group. Without it: immediate offsets and one add per row
- * (37 instructions per group of four rows at gs 32 instead of 45). */
-#define NO_AUTO_INC __attribute__((optimize("no-auto-inc-dec")))
+#if !defined(__OPTIMIZE__)
+/* Unoptimised (-O0) builds keep r7 as the frame pointer and leave too few
+ * core registers for block4's eleven operands: they use the reference. */
+void llm_cm55_matvec_q8(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq,
+                        const float *xs, uint32_t d, uint32_t n_pad, uint32_t gs) {
+    llm_ref_matvec_q8(out, w, ws, xq, xs, d, n_pad, gs);
+}
+#else
 
-/* Rows 4 at a time for one group size GS (a constant after inlining, so the
- * dot loop unrolls); rows d - d % 4 .. d - 1 one at a time. Every pointer
- * steps forward as it is read (post-increment addressing), and row 3's
- * pointer ends at the next block's row 0, so the loops keep their state in
- * registers. */
-ALWAYS_INLINE void rows_gs(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq,
-                           const float *xs, uint32_t d, uint32_t n_pad, const uint32_t GS) {
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* acc(4) = rows w0..w3 (n_pad codes each) @ x for ng groups of 16 (more + 1)
+ * codes, lane r for row r: per group, four VMLADAV dot products into core
+ * registers, moved into one vector, converted, times (the four rows' bf16
+ * scales, one halfword gather at s + soff) * xs[g], added to acc.
+ * On return w0..w3, x, xs and s point past what they read.
+ * Inline assembly, as CMSIS-NN does for its s8 kernels: GCC 12 spills the
+ * scale pointer and adds every row pointer separately (37 instructions per
+ * group of 32 codes); written out with post-increment loads it is 29.
+ * VMLADAV needs even destination registers, hence "Te". */
+ALWAYS_INLINE float32x4_t block4(const int8_t **pw0, const int8_t **pw1, const int8_t **pw2,
+                                 const int8_t **pw3, const int8_t **px, const float **pxs,
+                                 const uint16_t **ps, uint32x4_t soff, uint32_t ng,
+                                 const unsigned more) {
+    const int8_t *w0 = *pw0, *w1 = *pw1, *w2 = *pw2, *w3 = *pw3, *x = *px;
+    const float *xs = *pxs;
+    const uint16_t *s = *ps;
+    int32_t d0 = (int32_t)ng, d1, d2, d3; /* d0 carries the loop count in */
+    float32x4_t acc;
+    __asm__ volatile(
+        "vmov.i32     %q[acc], #0\n"
+        "dls          lr, %[d0]\n"
+        "1:\n"
+        "vldrb.u8     q0, [%[x]], #16\n"
+        "vldrb.u8     q1, [%[w0]], #16\n"
+        "vldrb.u8     q2, [%[w1]], #16\n"
+        "vmladav.s8   %[d0], q1, q0\n"
+        "vldrb.u8     q3, [%[w2]], #16\n"
+        "vmladav.s8   %[d1], q2, q0\n"
+        "vldrb.u8     q1, [%[w3]], #16\n"
+        "vmladav.s8   %[d2], q3, q0\n"
+        "vmladav.s8   %[d3], q1, q0\n"
+        ".rept %c[more]\n"
+        "vldrb.u8     q0, [%[x]], #16\n"
+        "vldrb.u8     q1, [%[w0]], #16\n"
+        "vldrb.u8     q2, [%[w1]], #16\n"
+        "vmladava.s8  %[d0], q1, q0\n"
+        "vldrb.u8     q3, [%[w2]], #16\n"
+        "vmladava.s8  %[d1], q2, q0\n"
+        "vldrb.u8     q1, [%[w3]], #16\n"
+        "vmladava.s8  %[d2], q3, q0\n"
+        "vmladava.s8  %[d3], q1, q0\n"
+        ".endr\n"
+        /* Per lane, llm_q_acc in its order: acc + isum * (ws * xs). */
+        "vldrh.u32    q1, [%[s], %q[soff], uxtw #1]\n"
+        "vmov         q2[2], q2[0], %[d0], %[d2]\n"
+        "vmov         q2[3], q2[1], %[d1], %[d3]\n"
+        "ldr          %[d0], [%[xs]], #4\n"
+        "add          %[s], %[s], #2\n"
+        "vshl.i32     q1, q1, #16\n"
+        "vcvt.f32.s32 q2, q2\n"
+        "vmul.f32     q1, q1, %[d0]\n"
+        "vmul.f32     q2, q2, q1\n"
+        "vadd.f32     %q[acc], %q[acc], q2\n"
+        "le           lr, 1b\n"
+        : [acc] "=&w"(acc), [d0] "+Te"(d0), [d1] "=&Te"(d1), [d2] "=&Te"(d2), [d3] "=&Te"(d3),
+          [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [x] "+r"(x), [xs] "+r"(xs),
+          [s] "+r"(s)
+        : [soff] "w"(soff), [more] "n"(more)
+        : "q0", "q1", "q2", "q3", "lr", "memory");
+    *pw0 = w0;
+    *pw1 = w1;
+    *pw2 = w2;
+    *pw3 = w3;
+    *px = x;
+    *pxs = xs;
+    *ps = s;
+    return acc;
+}
+
+/* Rows first .. d - 1 one at a time (the d % 4 left over by the blocks). */
+ALWAYS_INLINE void rows_1(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq,
+                          const float *xs, uint32_t first, uint32_t d, uint32_t n_pad,
+                          const uint32_t GS) {
     const uint32_t ng = n_pad / GS;
-    /* Halfword offsets of the scales of rows 0..3 of a block. */
-    const uint32x4_t soff = vmulq_n_u32(vidupq_n_u32(0u, 1), ng);
-    const int8_t *w3 = w;
-    const uint16_t *s = ws; /* (d, ng) */
-    for (uint32_t b = d / 4; b > 0; b--) {
-        const int8_t *w0 = w3, *w1 = w0 + n_pad, *w2 = w1 + n_pad;
-        w3 = w2 + n_pad;
-        const int8_t *xg = xq;
-        const float *xsg = xs;
-        float32x4_t acc = vdupq_n_f32(0.0f);
-        for (uint32_t g = ng; g > 0; g--) {
-            const float32x4_t bf = vreinterpretq_f32_u32(
-                vshlq_n_u32(vldrhq_gather_shifted_offset_u32(s, soff), 16));
-            const float32x4_t scale = vmulq_n_f32(bf, *xsg++);
-            s++;
-            int8x16_t xv = vld1q_s8(xg);
-            xg += 16;
-            int32_t d0 = vmladavq_s8(vld1q_s8(w0), xv), d1 = vmladavq_s8(vld1q_s8(w1), xv),
-                    d2 = vmladavq_s8(vld1q_s8(w2), xv), d3 = vmladavq_s8(vld1q_s8(w3), xv);
-            w0 += 16;
-            w1 += 16;
-            w2 += 16;
-            w3 += 16;
-            for (uint32_t k = 16; k < GS; k += 16) {
-                xv = vld1q_s8(xg);
-                xg += 16;
-                d0 = vmladavaq_s8(d0, vld1q_s8(w0), xv);
-                d1 = vmladavaq_s8(d1, vld1q_s8(w1), xv);
-                d2 = vmladavaq_s8(d2, vld1q_s8(w2), xv);
-                d3 = vmladavaq_s8(d3, vld1q_s8(w3), xv);
-                w0 += 16;
-                w1 += 16;
-                w2 += 16;
-                w3 += 16;
-            }
-            const int32x4_t dv = llm__vmake4(d0, d1, d2, d3);
-            /* llm_q_acc per lane: acc + isum * (ws * xs). */
-            acc = vaddq_f32(acc, vmulq_f32(vcvtq_f32_s32(dv), scale));
-        }
-        s += 3 * ng; /* rows 1..3 of the block */
-        vst1q_f32(out, acc);
-        out += 4;
-    }
-    for (uint32_t i = d - d % 4; i < d; i++) {
-        const int8_t *w0 = w + (size_t)i * n_pad;
+    for (uint32_t i = first; i < d; i++) {
+        const int8_t *r0 = w + (size_t)i * n_pad;
         const uint16_t *s0 = ws + (size_t)i * ng;
         float a0 = 0.0f;
         for (uint32_t g = 0; g < ng; g++) {
             int32_t d0 = 0;
             for (uint32_t k = 0; k < GS; k += 16) {
-                d0 = vmladavaq_s8(d0, vld1q_s8(w0 + g * GS + k), vld1q_s8(xq + g * GS + k));
+                d0 = vmladavaq_s8(d0, vld1q_s8(r0 + g * GS + k), vld1q_s8(xq + g * GS + k));
             }
             a0 = llm_q_acc(a0, d0, s0[g], xs[g]);
         }
-        out[i - (d - d % 4)] = a0;
+        out[i] = a0;
     }
 }
 
+/* rows_<GS>: out(d) for one group size, rows 4 at a time, then the rest.
+ * A macro, not an inline function, so that block4's repeat count is a
+ * literal at every optimisation level (-O0 does not fold a parameter into an
+ * "n" operand). One function per group size, each kept out of line: GCC sizes
+ * an asm statement by its lines, not by what .rept expands to, so with all
+ * five in one function the gs-256 copy pushes a literal pool out of reach. */
+#define ROWS_FN(GS)                                                                           \
+    static __attribute__((noinline)) void rows_##GS(float *out, const int8_t *w,                \
+                                                    const uint16_t *ws, const int8_t *xq,       \
+                                                    const float *xs, uint32_t d,                \
+                                                    uint32_t n_pad) {                           \
+        const uint32_t ng = n_pad / (GS);                                                       \
+        /* Halfword offsets of the scales of rows 0..3 of a block. */                           \
+        const uint32x4_t soff = vmulq_n_u32(vidupq_n_u32(0u, 1), ng);                           \
+        const int8_t *w0 = w;                                                                   \
+        const uint16_t *s = ws; /* (d, ng) */                                                   \
+        float *o = out;                                                                         \
+        for (uint32_t b = d / 4u; b > 0u; b--) {                                                \
+            const int8_t *w1 = w0 + n_pad, *w2 = w1 + n_pad, *w3 = w2 + n_pad, *xg = xq;        \
+            const float *xsg = xs;                                                              \
+            const uint16_t *sg = s;                                                             \
+            vst1q_f32(o, block4(&w0, &w1, &w2, &w3, &xg, &xsg, &sg, soff, ng, (GS) / 16u - 1u)); \
+            o += 4;                                                                             \
+            w0 = w3; /* row 3 ends where the next block starts */                               \
+            s += 4u * ng;                                                                       \
+        }                                                                                       \
+        rows_1(out, w, ws, xq, xs, d - d % 4u, d, n_pad, (GS));                                 \
+    }
+ROWS_FN(16)
+ROWS_FN(32)
+ROWS_FN(64)
+ROWS_FN(128)
+ROWS_FN(256)
+#undef ROWS_FN
+
 /* out(d) = w(d, n_pad) @ x, as llm_ref_matvec_q8; rows and groups are whole
  * multiples of 16 codes, so no tail predication is needed. */
-NO_AUTO_INC void llm_cm55_matvec_q8(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq,
+void llm_cm55_matvec_q8(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq,
                         const float *xs, uint32_t d, uint32_t n_pad, uint32_t gs) {
+    if (n_pad == 0u) { /* no groups: every dot product is empty */
+        for (uint32_t i = 0; i < d; i++) out[i] = 0.0f;
+        return;
+    }
     const uint32_t saved = llm__fp_flags_begin();
     switch (gs) {
-    case 16: rows_gs(out, w, ws, xq, xs, d, n_pad, 16); break;
-    case 32: rows_gs(out, w, ws, xq, xs, d, n_pad, 32); break;
-    case 64: rows_gs(out, w, ws, xq, xs, d, n_pad, 64); break;
-    case 128: rows_gs(out, w, ws, xq, xs, d, n_pad, 128); break;
-    default: rows_gs(out, w, ws, xq, xs, d, n_pad, 256); break;
+    case 16: rows_16(out, w, ws, xq, xs, d, n_pad); break;
+    case 32: rows_32(out, w, ws, xq, xs, d, n_pad); break;
+    case 64: rows_64(out, w, ws, xq, xs, d, n_pad); break;
+    case 128: rows_128(out, w, ws, xq, xs, d, n_pad); break;
+    default: rows_256(out, w, ws, xq, xs, d, n_pad); break;
     }
     if (llm__fp_flags_end(saved)) llm_ref_matvec_q8(out, w, ws, xq, xs, d, n_pad, gs);
 }
+#endif /* __OPTIMIZE__ */
 
 #else
 /* Other backends: nothing here (ISO C wants a declaration in every file). */
