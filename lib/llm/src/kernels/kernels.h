@@ -26,7 +26,8 @@ void llm_ref_swiglu(float *hb, const float *hb2, uint32_t n);
 void llm_ref_add(float *x, const float *y, uint32_t n);
 /* One attention head over positions 0..n_pos-1:
  * att(n_pos) = softmax(q(hs) . k[t](hs) / sqrt(hs)), out(hs) = sum_t att[t] v[t].
- * k, v are (n_pos, stride) with the head's hs values at the start of each row. */
+ * k, v are (n_pos, stride) with the head's hs values at the start of each row;
+ * att is scratch, its contents on return are the backend's own. */
 void llm_ref_attention(float *out, const float *q, const float *k, const float *v,
                        uint32_t n_pos, uint32_t hs, uint32_t stride, float *att);
 /* Index of the first largest element of x(n). */

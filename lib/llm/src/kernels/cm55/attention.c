@@ -178,7 +178,7 @@ static void scale(float *x, uint32_t n, float s) {
 
 /* out(hs) = sum_t softmax(q . k[t] / sqrt(hs))[t] * v[t], t in 0..n_pos-1.
  * q (hs); k, v (n_pos, stride), the head's hs values at the start of each row;
- * att (n_pos) scratch, holds the weights on return. n_pos >= 1,
+ * att (n_pos) scratch: it ends holding the unnormalised weights. n_pos >= 1,
  * 1 <= hs <= stride; out must not alias the inputs. Gathers take 32-bit
  * addresses, which every Cortex-M address is.
  * The 1/sqrt(hs) scale is applied inside the exp's argument and the
@@ -189,7 +189,6 @@ void llm_cm55_attention(float *out, const float *q, const float *k, const float 
     const float inv_sum = 1.0f / exp_scaled(att, n_pos, 1.0f / sqrtf((float)hs), mx);
     wsum(out, att, v, n_pos, hs, stride);
     scale(out, hs, inv_sum);
-    scale(att, n_pos, inv_sum);
 }
 
 #else

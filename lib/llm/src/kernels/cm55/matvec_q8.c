@@ -16,9 +16,11 @@
 
 #include "vmath_cm55.h"
 
-#if !defined(__OPTIMIZE__)
-/* Unoptimised (-O0) builds keep r7 as the frame pointer and leave too few
- * core registers for block4's eleven operands: they use the reference. */
+#if !defined(__OPTIMIZE__) || !defined(__GNUC__) || defined(__clang__)
+/* The fast path is GCC inline assembly ("Te" is GCC's even-register
+ * constraint). Other compilers, and unoptimised (-O0) builds, which keep r7
+ * as the frame pointer and leave too few core registers for blocks4's twelve
+ * operands, use the reference. */
 void llm_cm55_matvec_q8(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq,
                         const float *xs, uint32_t d, uint32_t n_pad, uint32_t gs) {
     llm_ref_matvec_q8(out, w, ws, xq, xs, d, n_pad, gs);
@@ -27,28 +29,34 @@ void llm_cm55_matvec_q8(float *out, const int8_t *w, const uint16_t *ws, const i
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* acc(4) = rows w0..w3 (n_pad codes each) @ x for ng groups of 16 (more + 1)
- * codes, lane r for row r: per group, four VMLADAV dot products into core
- * registers, moved into one vector, converted, times (the four rows' bf16
+/* out(4 nb) = rows 0 .. 4 nb - 1 of w(d, n_pad) @ x, four rows per block,
+ * groups of 16 (more + 1) codes; nb >= 1, ng = n_pad / gs >= 1.
+ * Per block and group: four VMLADAV dot products into core registers (lane r
+ * is row r), moved into one vector, converted, times (the four rows' bf16
  * scales, one halfword gather at s + soff) * xs[g], added to acc.
- * On return w0..w3, x, xs and s point past what they read.
+ * Between blocks everything is rebuilt from the pointers themselves: row 3
+ * ends where the next block starts, the last two row pointers differ by
+ * n_pad, x has advanced n_pad and xs ng floats; s has passed row 0's ng
+ * scales and moves on over rows 1..3's.
  * Inline assembly, as CMSIS-NN does for its s8 kernels: GCC 12 spills the
  * scale pointer and adds every row pointer separately (37 instructions per
- * group of 32 codes); written out with post-increment loads it is 29.
- * VMLADAV needs even destination registers, hence "Te". */
-ALWAYS_INLINE float32x4_t block4(const int8_t **pw0, const int8_t **pw1, const int8_t **pw2,
-                                 const int8_t **pw3, const int8_t **px, const float **pxs,
-                                 const uint16_t **ps, uint32x4_t soff, uint32_t ng,
-                                 const unsigned more) {
-    const int8_t *w0 = *pw0, *w1 = *pw1, *w2 = *pw2, *w3 = *pw3, *x = *px;
-    const float *xs = *pxs;
-    const uint16_t *s = *ps;
-    int32_t d0 = (int32_t)ng, d1, d2, d3; /* d0 carries the loop count in */
+ * group of 32 codes and about 28 per block); written out with post-increment
+ * loads it is 29 and 17. VMLADAV needs even destination registers ("Te"). */
+ALWAYS_INLINE void blocks4(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq,
+                           const float *xs, uint32_t nb, uint32_t n_pad, uint32_t ng,
+                           const unsigned more) {
+    const int8_t *w0 = w, *w1 = w0 + n_pad, *w2 = w1 + n_pad, *w3 = w2 + n_pad, *x = xq;
+    const uint16_t *s = ws; /* (d, ng) */
+    const uint32x4_t soff = vmulq_n_u32(vidupq_n_u32(0u, 1), ng); /* rows 0..3, halfwords */
+    const float *const end = out + 4u * nb;
+    int32_t d0, d1, d2, d3;
     float32x4_t acc;
     __asm__ volatile(
-        "vmov.i32     %q[acc], #0\n"
-        "dls          lr, %[d0]\n"
         "1:\n"
+        "vmov.i32     %q[acc], #0\n"
+        "ldr          %[d0], %[ng]\n"
+        "dls          lr, %[d0]\n"
+        "2:\n"
         "vldrb.u8     q0, [%[x]], #16\n"
         "vldrb.u8     q1, [%[w0]], #16\n"
         "vldrb.u8     q2, [%[w1]], #16\n"
@@ -80,20 +88,27 @@ ALWAYS_INLINE float32x4_t block4(const int8_t **pw0, const int8_t **pw1, const i
         "vmul.f32     q1, q1, %[d0]\n"
         "vmul.f32     q2, q2, q1\n"
         "vadd.f32     %q[acc], %q[acc], q2\n"
-        "le           lr, 1b\n"
-        : [acc] "=&w"(acc), [d0] "+Te"(d0), [d1] "=&Te"(d1), [d2] "=&Te"(d2), [d3] "=&Te"(d3),
+        "le           lr, 2b\n"
+        /* Next block. */
+        "vstrw.32     %q[acc], [%[out]], #16\n"
+        "sub          %[d1], %[w3], %[w2]\n" /* n_pad */
+        "mov          %[w0], %[w3]\n"
+        "add          %[w1], %[w3], %[d1]\n"
+        "add          %[w2], %[w1], %[d1]\n"
+        "add          %[w3], %[w2], %[d1]\n"
+        "sub          %[x], %[x], %[d1]\n"
+        "ldr          %[d0], %[ng]\n"
+        "sub          %[xs], %[xs], %[d0], lsl #2\n"
+        "add          %[s], %[s], %[d0], lsl #2\n" /* 3 ng halfwords */
+        "add          %[s], %[s], %[d0], lsl #1\n"
+        "ldr          %[d1], %[end]\n"
+        "cmp          %[out], %[d1]\n"
+        "bne          1b\n"
+        : [acc] "=&w"(acc), [d0] "=&Te"(d0), [d1] "=&Te"(d1), [d2] "=&Te"(d2), [d3] "=&Te"(d3),
           [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [x] "+r"(x), [xs] "+r"(xs),
-          [s] "+r"(s)
-        : [soff] "w"(soff), [more] "n"(more)
-        : "q0", "q1", "q2", "q3", "lr", "memory");
-    *pw0 = w0;
-    *pw1 = w1;
-    *pw2 = w2;
-    *pw3 = w3;
-    *px = x;
-    *pxs = xs;
-    *ps = s;
-    return acc;
+          [s] "+r"(s), [out] "+r"(out)
+        : [soff] "w"(soff), [ng] "m"(ng), [end] "m"(end), [more] "n"(more)
+        : "q0", "q1", "q2", "q3", "lr", "cc", "memory");
 }
 
 /* Rows first .. d - 1 one at a time (the d % 4 left over by the blocks). */
@@ -116,33 +131,19 @@ ALWAYS_INLINE void rows_1(float *out, const int8_t *w, const uint16_t *ws, const
     }
 }
 
-/* rows_<GS>: out(d) for one group size, rows 4 at a time, then the rest.
- * A macro, not an inline function, so that block4's repeat count is a
- * literal at every optimisation level (-O0 does not fold a parameter into an
- * "n" operand). One function per group size, each kept out of line: GCC sizes
- * an asm statement by its lines, not by what .rept expands to, so with all
- * five in one function the gs-256 copy pushes a literal pool out of reach. */
-#define ROWS_FN(GS)                                                                           \
-    static __attribute__((noinline)) void rows_##GS(float *out, const int8_t *w,                \
-                                                    const uint16_t *ws, const int8_t *xq,       \
-                                                    const float *xs, uint32_t d,                \
-                                                    uint32_t n_pad) {                           \
-        const uint32_t ng = n_pad / (GS);                                                       \
-        /* Halfword offsets of the scales of rows 0..3 of a block. */                           \
-        const uint32x4_t soff = vmulq_n_u32(vidupq_n_u32(0u, 1), ng);                           \
-        const int8_t *w0 = w;                                                                   \
-        const uint16_t *s = ws; /* (d, ng) */                                                   \
-        float *o = out;                                                                         \
-        for (uint32_t b = d / 4u; b > 0u; b--) {                                                \
-            const int8_t *w1 = w0 + n_pad, *w2 = w1 + n_pad, *w3 = w2 + n_pad, *xg = xq;        \
-            const float *xsg = xs;                                                              \
-            const uint16_t *sg = s;                                                             \
-            vst1q_f32(o, block4(&w0, &w1, &w2, &w3, &xg, &xsg, &sg, soff, ng, (GS) / 16u - 1u)); \
-            o += 4;                                                                             \
-            w0 = w3; /* row 3 ends where the next block starts */                               \
-            s += 4u * ng;                                                                       \
-        }                                                                                       \
-        rows_1(out, w, ws, xq, xs, d - d % 4u, d, n_pad, (GS));                                 \
+/* rows_<GS>: out(d) for one group size. A macro, so that blocks4's repeat
+ * count is a literal however the file is optimised. One function per group
+ * size, each out of line: GCC sizes an asm statement by its lines, not by
+ * what .rept expands to, so with all five in one function the gs-256 copy
+ * pushes a literal pool out of reach. */
+#define ROWS_FN(GS)                                                                        \
+    static __attribute__((noinline)) void rows_##GS(float *out, const int8_t *w,             \
+                                                    const uint16_t *ws, const int8_t *xq,    \
+                                                    const float *xs, uint32_t d,             \
+                                                    uint32_t n_pad) {                        \
+        /* The odd rows first: with nothing live after the asm, GCC finds registers. */        \
+        rows_1(out, w, ws, xq, xs, d - d % 4u, d, n_pad, (GS));                              \
+        if (d >= 4u) blocks4(out, w, ws, xq, xs, d / 4u, n_pad, n_pad / (GS), (GS) / 16u - 1u); \
     }
 ROWS_FN(16)
 ROWS_FN(32)

@@ -15,30 +15,42 @@
 #include "vmath_cm55.h"
 
 /* One group: xq(gs), xs[0], xsum[0] from x(nr), nr in 0..gs real values
- * (the rest of the group is zero padding). gs is a multiple of 16. */
+ * (the rest of the group is zero padding). gs is a multiple of 16. Pointers
+ * step as they are read, so each vector costs its load and its arithmetic
+ * only: 2 instructions per 4 values for the maximum, 5 for the codes. */
 static inline __attribute__((always_inline)) void group_q8(int8_t *xq, float *xs, int32_t *xsum,
                                                            const float *x, uint32_t nr,
                                                            uint32_t gs) {
+    const uint32_t nv = nr / 4u, rem = nr % 4u;
     float32x4_t m = vdupq_n_f32(0.0f);
-    uint32_t j = 0;
-    for (; j + 4u <= nr; j += 4u) m = vmaxnmaq_f32(m, vld1q_f32(x + j));
-    if (j < nr) m = vmaxnmaq_f32(m, vldrwq_z_f32(x + j, vctp32q(nr - j))); /* zeros elsewhere */
+    const float *p = x;
+    for (uint32_t k = nv; k > 0u; k--) {
+        m = vmaxnmaq_f32(m, vld1q_f32(p));
+        p += 4;
+    }
+    if (rem) m = vmaxnmaq_f32(m, vldrwq_z_f32(p, vctp32q(rem))); /* zeros elsewhere */
     const float amax = vmaxnmavq_f32(0.0f, m);
     const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
     xs[0] = amax / 127.0f;
     int32_t sum = 0;
-    for (j = 0; j + 4u <= nr; j += 4u) {
-        const int32x4_t q = vcvtaq_s32_f32(vmulq_n_f32(vld1q_f32(x + j), id));
-        vstrbq_s32(xq + j, q);
-        sum = vaddvaq_s32(sum, q);
+    int8_t *q = xq;
+    p = x;
+    for (uint32_t k = nv; k > 0u; k--) {
+        const int32x4_t c = vcvtaq_s32_f32(vmulq_n_f32(vld1q_f32(p), id));
+        vstrbq_s32(q, c);
+        sum = vaddvaq_s32(sum, c);
+        p += 4;
+        q += 4;
     }
-    if (j < nr) { /* the group goes on past nr: the zeroed lanes store its padding */
-        const int32x4_t q = vcvtaq_s32_f32(vmulq_n_f32(vldrwq_z_f32(x + j, vctp32q(nr - j)), id));
-        vstrbq_s32(xq + j, q);
-        sum = vaddvaq_s32(sum, q);
-        j += 4u;
+    if (rem) { /* the group goes on past nr: the zeroed lanes store its padding */
+        const int32x4_t c = vcvtaq_s32_f32(vmulq_n_f32(vldrwq_z_f32(p, vctp32q(rem)), id));
+        vstrbq_s32(q, c);
+        sum = vaddvaq_s32(sum, c);
+        q += 4;
     }
-    for (; j < gs; j += 4u) vstrbq_s32(xq + j, vdupq_n_s32(0));
+    for (uint32_t j = (nv + (rem ? 1u : 0u)) * 4u; j < gs; j += 4u, q += 4) {
+        vstrbq_s32(q, vdupq_n_s32(0));
+    }
     xsum[0] = sum;
 }
 
