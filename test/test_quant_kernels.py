@@ -118,6 +118,28 @@ def test_matvec_exact(fw, dtype, dims):
     assert np.all(np.abs(got - exact) <= bound * 1.01)
 
 
+@pytest.mark.parametrize('dtype', [DTYPE_Q8, DTYPE_Q4], ids=['q8', 'q4'])
+@pytest.mark.parametrize('dims', [(8, 64, 32), (5, 172, 16), (12, 256, 128)], ids=lambda d: 'x'.join(map(str, d)))
+def test_matvec_subnormal_exact(fw, dtype, dims):
+    """Weight scales near the bottom of the float range make every group's
+    scale * xs subnormal. The reference keeps subnormals on every target
+    (equal to llmtools.quant); a vector unit that flushes them to zero
+    (Helium) must notice and still return the reference's bits."""
+    rows, n, gs = dims
+    seed = 5 + rows + n
+    op = 'matvec_q8' if dtype == DTYPE_Q8 else 'matvec_q4'
+    out = run(fw, op, dims, 1e-37, seed)
+    check_dispatch(fw, out)
+    got = f32(out['ref'])
+    g = Draws(seed)
+    t = weights_from_draws(g, dtype, rows, n, gs, 1e-37)
+    x = g.values(1.0, n)
+    assert same_bits(got, quant.matvec(t, x))
+    _, xs, _ = quant.quantize_activation(x, t.cols_pad, gs)
+    assert np.all(np.abs(quant.bf16_to_f32(t.scales) * xs) < np.finfo(F).tiny), 'scales not subnormal'
+    assert np.all(got != 0), 'flushed: a zero group scale zeroes the row'
+
+
 @pytest.mark.parametrize('dims', [(1, 16), (64, 32), (172, 32), (45, 16), (300, 64), (33, 256), (5, 128)],
                          ids=lambda d: 'x'.join(map(str, d)))
 @pytest.mark.parametrize('scale', [1.0, 1e-3, 80.0])

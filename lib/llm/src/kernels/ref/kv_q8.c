@@ -7,7 +7,7 @@
 /* dst(n_heads, hs) int8 and scale(n_heads) bf16 = src(n_heads, hs): per head
  * scale = amax / 127 rounded up to bf16, q = roundf(x / scale) via the
  * reciprocal, clamped to -127..127 (0 when amax is 0). src finite. */
-void llm_ref_kv_store_q8(int8_t *dst, uint16_t *scale, const float *src, uint32_t n_heads,
+LLM_REF_EXACT void llm_ref_kv_store_q8(int8_t *dst, uint16_t *scale, const float *src, uint32_t n_heads,
                          uint32_t hs) {
     for (size_t h = 0; h < n_heads; h++) {
         const float *x = src + h * hs;

@@ -14,7 +14,7 @@ static inline int32_t round_away(float v) {
 
 /* Largest |x[j]| for j in begin..end-1 (0 when empty). A maximum is the same
  * in any order, so partial maxima in lanes vectorize without changing it. */
-static float abs_max(const float *x, uint32_t begin, uint32_t end) {
+LLM_REF_EXACT static float abs_max(const float *x, uint32_t begin, uint32_t end) {
     float m[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     uint32_t j = begin;
     for (; j + 4 <= end; j += 4) {
@@ -36,7 +36,7 @@ static float abs_max(const float *x, uint32_t begin, uint32_t end) {
  * from zero; 0 when amax is 0); values n..n_pad-1 are 0. xsum(n_pad / gs)
  * gets each group's sum of q (for q4 offsets). n_pad is a multiple of gs,
  * n <= n_pad; x finite. Every backend must give these exact values. */
-void llm_ref_quantize_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, uint32_t n,
+LLM_REF_EXACT void llm_ref_quantize_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, uint32_t n,
                          uint32_t n_pad, uint32_t gs) {
     for (uint32_t g0 = 0; g0 < n_pad; g0 += gs) {
         const uint32_t end = g0 + gs < n ? g0 + gs : (g0 < n ? n : g0); /* real values */
@@ -57,14 +57,14 @@ void llm_ref_quantize_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, u
 }
 
 /* out(n) = row of a q8 tensor: q(n) times params(n_groups), its bf16 scales. */
-void llm_ref_dequant_q8(float *out, const int8_t *q, const uint16_t *params, uint32_t n,
+LLM_REF_EXACT void llm_ref_dequant_q8(float *out, const int8_t *q, const uint16_t *params, uint32_t n,
                         uint32_t gs) {
     for (uint32_t j = 0; j < n; j++) out[j] = (float)q[j] * llm_bf16_to_f32(params[j / gs]);
 }
 
 /* out(n) = row of a q4 tensor (llm_q4x32 units): code * scale + offset with
  * params(n_groups, 2) the row's bf16 (scale, offset) pairs. */
-void llm_ref_dequant_q4(float *out, const uint8_t *q, const uint16_t *params, uint32_t n,
+LLM_REF_EXACT void llm_ref_dequant_q4(float *out, const uint8_t *q, const uint16_t *params, uint32_t n,
                         uint32_t gs) {
     for (uint32_t j = 0; j < n; j++) {
         const uint8_t b = q[(j / 32U) * 16U + (j % 16U)];

@@ -128,6 +128,22 @@ static inline uint16_t llm_f32_to_f16(float f) {
     return (uint16_t)(sign | h);
 }
 
+/* For reference functions whose float steps must round exactly as scalar
+ * IEEE code (they equal llmtools.quant bit for bit on every target). GCC
+ * would auto-vectorise them for Helium, and Helium float instructions flush
+ * subnormals to zero; there they are kept scalar. LLM_REF_EXACT stops all
+ * vectorisation; LLM_REF_EXACT_SLP only the kind that packs independent
+ * float statements (the four rows of a mat-vec), so integer loops still
+ * vectorise. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__ARM_FEATURE_MVE) && \
+    (__ARM_FEATURE_MVE & 2)
+#define LLM_REF_EXACT __attribute__((optimize("no-tree-vectorize")))
+#define LLM_REF_EXACT_SLP __attribute__((optimize("no-tree-slp-vectorize")))
+#else
+#define LLM_REF_EXACT
+#define LLM_REF_EXACT_SLP
+#endif
+
 /* One group's share of a q8/q4 mat-vec output: acc + isum * (ws * xs), isum
  * being the group's int32 dot product of weight and activation quants. Every
  * backend adds the groups of a row in order, starting from 0.0f, through
