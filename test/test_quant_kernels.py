@@ -163,6 +163,44 @@ def test_quantize_activation_exact(fw, dims, scale):
     assert np.all(np.abs(xq.reshape(-1, gs)[np.arange(n_pad // gs), big]) == 127)
 
 
+@pytest.mark.parametrize('dims', [(64, 32), (172, 16)], ids=lambda d: 'x'.join(map(str, d)))
+@pytest.mark.parametrize('scale', [3e-37, 4e-36])
+def test_quantize_activation_tiny(fw, dims, scale):
+    """Groups whose largest |x| is below 2^-120 quantize to zeros (127 / amax
+    would overflow); just above it they use the full -127..127 range. The
+    draws include subnormals, which Helium flushes: its result must still be
+    the reference's."""
+    n, gs = dims
+    seed = 17 + n
+    out = run(fw, 'quantize_q8', dims, scale, seed)
+    check_dispatch(fw, out, ('', '_xs', '_xsum'))
+    x = Draws(seed).values(scale, n)
+    xq, xs, xsum = quant.quantize_activation(x, quant.cols_pad(DTYPE_Q8, n, gs), gs)
+    assert np.array_equal(i8(out['ref']), xq)
+    assert same_bits(f32(out['ref_xs']), xs)
+    amax = np.abs(np.pad(x, (0, xq.size - n)).reshape(-1, gs)).max(axis=1)
+    tiny = amax < quant.AMAX_MIN
+    assert tiny.all() == (scale < 1e-36), 'the draws do not fall on the intended side of 2^-120'
+    assert np.all(xq.reshape(-1, gs)[tiny] == 0)
+    assert np.all(np.abs(xq.reshape(-1, gs)[~tiny]).max(axis=1) == 127)
+
+
+@pytest.mark.parametrize('scale', [3e-37, 1e-30])
+def test_kv_store_q8_tiny(fw, scale):
+    """A head whose largest |x| is below 2^-120 is stored as zeros (the
+    reciprocal of its scale would overflow); above it, as any other."""
+    dims = (4, 8)
+    seed = 23
+    out = run(fw, 'kv_store_q8', dims, scale, seed)
+    check_dispatch(fw, out, ('', '_scale'))
+    x = Draws(seed).values(scale, 32).reshape(dims)
+    q, bits = quant.kv_store_q8(x)
+    assert np.array_equal(i8(out['ref']), q.reshape(-1))
+    assert np.array_equal(u16(out['ref_scale']), bits)
+    assert (q == 0).all() == (scale < 1e-36)
+    assert (np.abs(q).max(axis=1) >= 100).all() or scale < 1e-36
+
+
 @pytest.mark.parametrize('dtype', [DTYPE_Q8, DTYPE_Q4], ids=['q8', 'q4'])
 @pytest.mark.parametrize('dims', [(16, 16), (64, 32), (172, 32), (45, 16), (288, 64)],
                          ids=lambda d: 'x'.join(map(str, d)))

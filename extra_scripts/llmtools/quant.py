@@ -36,6 +36,9 @@ MATRIX_KINDS = ("tok_emb", "cls", "wq", "wk", "wv", "wo", "w1", "w2", "w3")
 DTYPE_BY_NAME = {"f32": DTYPE_F32, "q8": DTYPE_Q8, "q4": DTYPE_Q4}
 
 _F = np.float32
+# A group (or int8 KV head) whose largest |x| is below 2^-120 is stored as
+# zeros: 127 / amax would overflow (LLM_Q_AMAX_MIN in ref/quantize.h).
+AMAX_MIN = _F(2.0 ** -120)
 
 # ------------------------------------------------------------------ scalars
 
@@ -336,7 +339,7 @@ def quantize_activation(x: np.ndarray, n_pad: int, gs: int):
     g = p.reshape(-1, gs)
     amax = np.abs(g).max(axis=1)
     inv = np.zeros_like(amax)
-    np.divide(_F(127), amax, out=inv, where=amax > 0)
+    np.divide(_F(127), amax, out=inv, where=amax >= AMAX_MIN)
     xs = (amax / _F(127)).astype(np.float32)
     q = round_half_away((g * inv[:, None]).astype(np.float32)).astype(np.int8)
     return q.reshape(-1), xs, q.astype(np.int32).sum(axis=1)
@@ -367,7 +370,7 @@ def kv_store_q8(x: np.ndarray):
     bits = f32_to_bf16_up((amax / _F(127)).astype(np.float32))
     s = bf16_to_f32(bits)
     inv = np.zeros_like(s)
-    np.divide(_F(1), s, out=inv, where=s > 0)
+    np.divide(_F(1), s, out=inv, where=amax >= AMAX_MIN)
     q = np.clip(round_half_away((x * inv[..., None]).astype(np.float32)), -127, 127)
     return q.astype(np.int8), bits
 

@@ -30,7 +30,7 @@ static inline __attribute__((always_inline)) void group_q8(int8_t *xq, float *xs
     }
     if (rem) m = vmaxnmaq_f32(m, vldrwq_z_f32(p, vctp32q(rem))); /* zeros elsewhere */
     const float amax = vmaxnmavq_f32(0.0f, m);
-    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const float id = amax >= LLM_Q_AMAX_MIN ? 127.0f / amax : 0.0f;
     xs[0] = amax / 127.0f;
     int32_t sum = 0;
     int8_t *q = xq;

@@ -6,9 +6,10 @@
 
 /* dst(n_heads, hs) int8 and scale(n_heads) bf16 = src(n_heads, hs): per head
  * scale = amax / 127 rounded up to bf16, q = roundf(x / scale) via the
- * reciprocal, clamped to -127..127 (0 when amax is 0). src finite. */
-LLM_REF_EXACT void llm_ref_kv_store_q8(int8_t *dst, uint16_t *scale, const float *src, uint32_t n_heads,
-                         uint32_t hs) {
+ * reciprocal, clamped to -127..127 (0 when amax < LLM_Q_AMAX_MIN). src
+ * finite. */
+LLM_REF_EXACT void llm_ref_kv_store_q8(int8_t *dst, uint16_t *scale, const float *src,
+                                       uint32_t n_heads, uint32_t hs) {
     for (size_t h = 0; h < n_heads; h++) {
         const float *x = src + h * hs;
         int8_t *q = dst + h * hs;
@@ -19,7 +20,7 @@ LLM_REF_EXACT void llm_ref_kv_store_q8(int8_t *dst, uint16_t *scale, const float
         }
         const uint16_t s = llm_f32_to_bf16_up(amax / 127.0f);
         const float sf = llm_bf16_to_f32(s);
-        const float id = sf > 0.0f ? 1.0f / sf : 0.0f;
+        const float id = amax >= LLM_Q_AMAX_MIN ? 1.0f / sf : 0.0f;
         scale[h] = s;
         for (size_t i = 0; i < hs; i++) {
             float r = roundf(x[i] * id);

@@ -33,7 +33,7 @@ LLM_REF_EXACT static float abs_max(const float *x, uint32_t begin, uint32_t end)
 
 /* xq(n_pad), xs(n_pad / gs) = x(n) in int8 groups of gs: for each group,
  * amax = max |x|, xs = amax / 127, q = roundf(x * (127 / amax)) (half away
- * from zero; 0 when amax is 0); values n..n_pad-1 are 0. xsum(n_pad / gs)
+ * from zero; 0 when amax < LLM_Q_AMAX_MIN); values n..n_pad-1 are 0. xsum(n_pad / gs)
  * gets each group's sum of q (for q4 offsets). n_pad is a multiple of gs,
  * n <= n_pad; x finite. Every backend must give these exact values. */
 LLM_REF_EXACT void llm_ref_quantize_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, uint32_t n,
@@ -41,7 +41,7 @@ LLM_REF_EXACT void llm_ref_quantize_q8(int8_t *xq, float *xs, int32_t *xsum, con
     for (uint32_t g0 = 0; g0 < n_pad; g0 += gs) {
         const uint32_t end = g0 + gs < n ? g0 + gs : (g0 < n ? n : g0); /* real values */
         const float amax = abs_max(x, g0, end);
-        const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        const float id = amax >= LLM_Q_AMAX_MIN ? 127.0f / amax : 0.0f;
         xs[g0 / gs] = amax / 127.0f;
         uint32_t j = g0;
         int32_t sum = 0;

@@ -42,6 +42,10 @@ typedef struct llm_q8x16 {
 } llm_q8x16;
 LLM_STATIC_ASSERT(sizeof(llm_q8x16) == 16, q8x16_is_16_bytes);
 
+/* A quantization group (or int8 KV head) whose largest |x| is below this,
+ * 2^-120, is stored as zeros: 127 / amax would overflow to infinity. */
+#define LLM_Q_AMAX_MIN 0x1p-120f
+
 /* Is gs an allowed group size? */
 static inline int llm_q_group_ok(uint32_t gs) {
     return gs >= LLM_Q_GROUP_MIN && gs <= LLM_Q_GROUP_MAX && (gs & (gs - 1)) == 0;
