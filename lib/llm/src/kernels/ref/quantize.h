@@ -152,7 +152,8 @@ static inline uint16_t llm_f32_to_f16(float f) {
  * being the group's int32 dot product of weight and activation quants. Every
  * backend adds the groups of a row in order, starting from 0.0f, through
  * this function, so outputs agree bit for bit (the library is built without
- * floating-point contraction, as -std=c99 implies on GCC). */
+ * floating-point contraction: -std=c99 implies it on GCC, and library.json and
+ * the ESP32-S3 environments pass -ffp-contract=off). */
 static inline float llm_q_acc(float acc, int32_t isum, uint16_t ws, float xs) {
     const float scale = llm_bf16_to_f32(ws) * xs;
     return acc + (float)isum * scale;
