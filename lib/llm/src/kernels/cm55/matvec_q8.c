@@ -111,10 +111,12 @@ ALWAYS_INLINE void blocks4(float *out, const int8_t *w, const uint16_t *ws, cons
         : "q0", "q1", "q2", "q3", "lr", "cc", "memory");
 }
 
-/* Rows first .. d - 1 one at a time (the d % 4 left over by the blocks). */
-ALWAYS_INLINE void rows_1(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq,
-                          const float *xs, uint32_t first, uint32_t d, uint32_t n_pad,
-                          const uint32_t GS) {
+/* Rows first .. d - 1 one at a time (the d % 4 left over by the blocks).
+ * Out of line: inlined next to blocks4, whose .rept GCC does not count, its
+ * float constants could land out of a VLDR's reach. */
+static __attribute__((noinline)) void rows_1(float *out, const int8_t *w, const uint16_t *ws,
+                                             const int8_t *xq, const float *xs, uint32_t first,
+                                             uint32_t d, uint32_t n_pad, const uint32_t GS) {
     const uint32_t ng = n_pad / GS;
     for (uint32_t i = first; i < d; i++) {
         const int8_t *r0 = w + (size_t)i * n_pad;
@@ -131,19 +133,19 @@ ALWAYS_INLINE void rows_1(float *out, const int8_t *w, const uint16_t *ws, const
     }
 }
 
-/* rows_<GS>: out(d) for one group size. A macro, so that blocks4's repeat
- * count is a literal however the file is optimised. One function per group
+/* cm55_q8_rows_<GS>: out(d) for one group size. A macro, so that blocks4's
+ * repeat count is a literal however the file is optimised. One function per group
  * size, each out of line: GCC sizes an asm statement by its lines, not by
  * what .rept expands to, so with all five in one function the gs-256 copy
  * pushes a literal pool out of reach. */
-#define ROWS_FN(GS)                                                                        \
-    static __attribute__((noinline)) void rows_##GS(float *out, const int8_t *w,             \
-                                                    const uint16_t *ws, const int8_t *xq,    \
-                                                    const float *xs, uint32_t d,             \
-                                                    uint32_t n_pad) {                        \
-        /* The odd rows first: with nothing live after the asm, GCC finds registers. */        \
-        rows_1(out, w, ws, xq, xs, d - d % 4u, d, n_pad, (GS));                              \
-        if (d >= 4u) blocks4(out, w, ws, xq, xs, d / 4u, n_pad, n_pad / (GS), (GS) / 16u - 1u); \
+#define ROWS_FN(GS)                                                                                \
+    static __attribute__((noinline)) void cm55_q8_rows_##GS(float *out, const int8_t *w,           \
+                                                    const uint16_t *ws, const int8_t *xq,          \
+                                                    const float *xs, uint32_t d,                   \
+                                                    uint32_t n_pad) {                              \
+        /* The odd rows first: with nothing live after the asm, GCC finds registers. */            \
+        if (d % 4u) rows_1(out, w, ws, xq, xs, d - d % 4u, d, n_pad, (GS));                        \
+        if (d >= 4u) blocks4(out, w, ws, xq, xs, d / 4u, n_pad, n_pad / (GS), (GS) / 16u - 1u);    \
     }
 ROWS_FN(16)
 ROWS_FN(32)
@@ -162,11 +164,11 @@ void llm_cm55_matvec_q8(float *out, const int8_t *w, const uint16_t *ws, const i
     }
     const uint32_t saved = llm__fp_flags_begin();
     switch (gs) {
-    case 16: rows_16(out, w, ws, xq, xs, d, n_pad); break;
-    case 32: rows_32(out, w, ws, xq, xs, d, n_pad); break;
-    case 64: rows_64(out, w, ws, xq, xs, d, n_pad); break;
-    case 128: rows_128(out, w, ws, xq, xs, d, n_pad); break;
-    default: rows_256(out, w, ws, xq, xs, d, n_pad); break;
+    case 16: cm55_q8_rows_16(out, w, ws, xq, xs, d, n_pad); break;
+    case 32: cm55_q8_rows_32(out, w, ws, xq, xs, d, n_pad); break;
+    case 64: cm55_q8_rows_64(out, w, ws, xq, xs, d, n_pad); break;
+    case 128: cm55_q8_rows_128(out, w, ws, xq, xs, d, n_pad); break;
+    default: cm55_q8_rows_256(out, w, ws, xq, xs, d, n_pad); break;
     }
     if (llm__fp_flags_end(saved)) llm_ref_matvec_q8(out, w, ws, xq, xs, d, n_pad, gs);
 }
