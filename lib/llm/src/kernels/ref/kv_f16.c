@@ -5,7 +5,8 @@
 #include "../kernels.h"
 
 /* dst(n) = src(n) as IEEE half, rounded to nearest even. */
-LLM_REF_EXACT void llm_ref_kv_store_f16(uint16_t *dst, const float *src, uint32_t n) {
+LLM_REF_EXACT
+void llm_ref_kv_store_f16(uint16_t *dst, const float *src, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) dst[i] = llm_f32_to_f16(src[i]);
 }
 

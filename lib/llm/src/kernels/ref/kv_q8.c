@@ -8,8 +8,9 @@
  * scale = amax / 127 rounded up to bf16, q = roundf(x / scale) via the
  * reciprocal, clamped to -127..127 (0 when amax < LLM_Q_AMAX_MIN). src
  * finite. */
-LLM_REF_EXACT void llm_ref_kv_store_q8(int8_t *dst, uint16_t *scale, const float *src,
-                                       uint32_t n_heads, uint32_t hs) {
+LLM_REF_EXACT
+void llm_ref_kv_store_q8(int8_t *dst, uint16_t *scale, const float *src, uint32_t n_heads,
+                         uint32_t hs) {
     for (size_t h = 0; h < n_heads; h++) {
         const float *x = src + h * hs;
         int8_t *q = dst + h * hs;

@@ -24,7 +24,8 @@ static inline void unpack_units(int16_t *c, const uint8_t *b, uint32_t n_units) 
     for (uint32_t j = 0; j < (N); j++) D += (C)[j] * (XW)[j];
 
 #define LLM_Q4_ROWS(GS)                                                                        \
-    LLM_REF_EXACT_SLP static void q4_rows_##GS(float *out, const uint8_t *w, const uint16_t *wp, const int8_t *xq, \
+    LLM_REF_EXACT_SLP                                                                          \
+    static void q4_rows_##GS(float *out, const uint8_t *w, const uint16_t *wp, const int8_t *xq, \
                              const float *xs, const int32_t *xsum, uint32_t d, uint32_t n_pad) { \
         const uint32_t ng = n_pad / GS, rb = n_pad / 2;                                         \
         uint32_t i = 0;                                                                        \
@@ -81,7 +82,8 @@ LLM_Q4_ROWS(128)
 LLM_Q4_ROWS(256)
 
 /* gs 16: each unit is groups 2u (low nibbles) and 2u + 1 (high nibbles). */
-LLM_REF_EXACT_SLP static void q4_rows_16(float *out, const uint8_t *w, const uint16_t *wp, const int8_t *xq,
+LLM_REF_EXACT_SLP
+static void q4_rows_16(float *out, const uint8_t *w, const uint16_t *wp, const int8_t *xq,
                        const float *xs, const int32_t *xsum, uint32_t d, uint32_t n_pad) {
     const uint32_t ng = n_pad / 16, rb = n_pad / 2;
     uint32_t i = 0;

@@ -11,7 +11,8 @@
  * so a row's bits do not depend on the rows around it; integer sums are
  * exact in any order. */
 #define LLM_Q8_ROWS(GS)                                                                        \
-    LLM_REF_EXACT_SLP static void q8_rows_##GS(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq, \
+    LLM_REF_EXACT_SLP                                                                          \
+    static void q8_rows_##GS(float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq, \
                              const float *xs, uint32_t d, uint32_t n_pad) {                   \
         const uint32_t ng = n_pad / GS;                                                        \
         uint32_t i = 0;                                                                        \

@@ -14,7 +14,8 @@ static inline int32_t round_away(float v) {
 
 /* Largest |x[j]| for j in begin..end-1 (0 when empty). A maximum is the same
  * in any order, so partial maxima in lanes vectorize without changing it. */
-LLM_REF_EXACT static float abs_max(const float *x, uint32_t begin, uint32_t end) {
+LLM_REF_EXACT
+static float abs_max(const float *x, uint32_t begin, uint32_t end) {
     float m[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     uint32_t j = begin;
     for (; j + 4 <= end; j += 4) {
@@ -33,10 +34,11 @@ LLM_REF_EXACT static float abs_max(const float *x, uint32_t begin, uint32_t end)
 
 /* xq(n_pad), xs(n_pad / gs) = x(n) in int8 groups of gs: for each group,
  * amax = max |x|, xs = amax / 127, q = roundf(x * (127 / amax)) (half away
- * from zero; 0 when amax < LLM_Q_AMAX_MIN); values n..n_pad-1 are 0. xsum(n_pad / gs)
- * gets each group's sum of q (for q4 offsets). n_pad is a multiple of gs,
+ * from zero; 0 when amax < LLM_Q_AMAX_MIN); values n..n_pad-1 are 0.
+ * xsum(n_pad / gs) gets each group's sum of q (for q4 offsets). n_pad is a multiple of gs,
  * n <= n_pad; x finite. Every backend must give these exact values. */
-LLM_REF_EXACT void llm_ref_quantize_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, uint32_t n,
+LLM_REF_EXACT
+void llm_ref_quantize_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, uint32_t n,
                          uint32_t n_pad, uint32_t gs) {
     for (uint32_t g0 = 0; g0 < n_pad; g0 += gs) {
         const uint32_t end = g0 + gs < n ? g0 + gs : (g0 < n ? n : g0); /* real values */
@@ -57,14 +59,16 @@ LLM_REF_EXACT void llm_ref_quantize_q8(int8_t *xq, float *xs, int32_t *xsum, con
 }
 
 /* out(n) = row of a q8 tensor: q(n) times params(n_groups), its bf16 scales. */
-LLM_REF_EXACT void llm_ref_dequant_q8(float *out, const int8_t *q, const uint16_t *params, uint32_t n,
+LLM_REF_EXACT
+void llm_ref_dequant_q8(float *out, const int8_t *q, const uint16_t *params, uint32_t n,
                         uint32_t gs) {
     for (uint32_t j = 0; j < n; j++) out[j] = (float)q[j] * llm_bf16_to_f32(params[j / gs]);
 }
 
 /* out(n) = row of a q4 tensor (llm_q4x32 units): code * scale + offset with
  * params(n_groups, 2) the row's bf16 (scale, offset) pairs. */
-LLM_REF_EXACT void llm_ref_dequant_q4(float *out, const uint8_t *q, const uint16_t *params, uint32_t n,
+LLM_REF_EXACT
+void llm_ref_dequant_q4(float *out, const uint8_t *q, const uint16_t *params, uint32_t n,
                         uint32_t gs) {
     for (uint32_t j = 0; j < n; j++) {
         const uint8_t b = q[(j / 32U) * 16U + (j % 16U)];
