@@ -10,7 +10,9 @@ QEMU (mps3-an547) with `-icount shift=0`, where emulated time counts
 instructions (1 ns each), so the figures are exact and repeat run after run.
 
 The same Helium firmware is also built with q8 and q4 weights (m55_bench_q8,
-m55_bench_q4) for the weight-dtype comparison, printed last.
+m55_bench_q4) for the weight-dtype comparison, and with q8 weights and an int8
+KV cache (m55_bench_q8kv, the configuration that fits 256 KB of RAM) for the
+KV-cache comparison, printed last.
 
 Printed per backend and as the ratio Helium / reference:
   * decode instructions per generated token, from the firmware's own decode
@@ -49,7 +51,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_SRC = Path(__file__).resolve().parent / "bench_m55_plugin.c"
 ENVS = (("reference", "m55_bench_ref"), ("helium", "m55_bench"),
-        ("helium q8", "m55_bench_q8"), ("helium q4", "m55_bench_q4"))
+        ("helium q8", "m55_bench_q8"), ("helium q4", "m55_bench_q4"),
+        ("helium q8 int8kv", "m55_bench_q8kv"))
 REGIONS = ("outside", "matvec", "attention", "other")  # forward.c's LLM_PROF_* order
 GOAL = 0.4  # Helium / reference instructions per token
 GOAL_Q8 = 0.6  # Helium q8 / Helium fp32 weights instructions per token
@@ -259,6 +262,20 @@ def report_dtypes(results: dict):
     return q8 <= GOAL_Q8
 
 
+def report_kv(results: dict):
+    """q8 weights with an fp32 and with an int8 KV cache, attention split out."""
+    print("\nq8 weights on the Helium backend, KV cache fp32 / int8 (the 256 KB configuration):")
+    w = 14
+    print(f"{'':<34}{'fp32 KV':>{w}}{'int8 KV':>{w}}{'ratio':>{w}}")
+    cols = ("helium q8", "helium q8 int8kv")
+    rows = [("decode instructions / token",
+             [results[k]["decode_us"] * 1000 / results[k]["n_gen"] for k in cols]),
+            ("  per position, attention",
+             [results[k]["region2"][0] / results[k]["passes"] for k in cols])]
+    for name, v in rows:
+        print(f"{name:<34}{fmt(v[0]):>{w}}{fmt(v[1]):>{w}}{v[1] / v[0]:>{w}.3f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-build", action="store_true", help="use the ELFs already built")
@@ -295,6 +312,7 @@ def main() -> int:
             Path(f"{args.text}.{label}").write_text(results[label]["text"])
     ok = report(results)
     ok = report_dtypes(results) and ok
+    report_kv(results)
     for label, r in results.items() if args.hot else ():
         total = sum(a for a, _, _ in r["hot"])
         print(f"\n{label}: top functions, whole run ({total:,} instructions)")
