@@ -21,7 +21,7 @@ llm_say "pio run ${env_args[*]}"
 pio run "${env_args[@]}"
 llm_say "built in $((SECONDS - t0)) s"
 
-device_only=(--ignore=test/tools --ignore=test/examples --ignore=test/build)
+device_only=(--ignore=test/tools --ignore=test/examples --ignore=test/compile)
 
 llm_say "pytest: all tests, firmware .pio/build/native_test/program"
 python -m pytest test -q
