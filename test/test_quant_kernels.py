@@ -168,8 +168,8 @@ def test_quantize_activation_exact(fw, dims, scale):
 def test_quantize_activation_tiny(fw, dims, scale):
     """Groups whose largest |x| is below 2^-120 quantize to zeros (127 / amax
     would overflow); just above it they use the full -127..127 range. The
-    draws include subnormals, which Helium flushes: its result must still be
-    the reference's."""
+    smaller scale's draws include subnormals, which Helium flushes: its
+    result must still be the reference's."""
     n, gs = dims
     seed = 17 + n
     out = run(fw, 'quantize_q8', dims, scale, seed)
@@ -181,6 +181,8 @@ def test_quantize_activation_tiny(fw, dims, scale):
     amax = np.abs(np.pad(x, (0, xq.size - n)).reshape(-1, gs)).max(axis=1)
     tiny = amax < quant.AMAX_MIN
     assert tiny.all() == (scale < 1e-36), 'the draws do not fall on the intended side of 2^-120'
+    if scale < 1e-36:
+        assert np.any((x != 0) & (np.abs(x) < np.finfo(F).tiny)), 'no subnormal among the draws'
     assert np.all(xq.reshape(-1, gs)[tiny] == 0)
     assert np.all(np.abs(xq.reshape(-1, gs)[~tiny]).max(axis=1) == 127)
 
