@@ -140,19 +140,26 @@ def test_matvec_subnormal_exact(fw, dtype, dims):
     assert np.all(got != 0), 'flushed: a zero group scale zeroes the row'
 
 
-@pytest.mark.parametrize('dims', [(1, 16), (64, 32), (172, 32), (45, 16), (300, 64), (33, 256), (5, 128)],
-                         ids=lambda d: 'x'.join(map(str, d)))
-@pytest.mark.parametrize('scale', [1.0, 1e-3, 80.0])
-def test_quantize_activation_exact(fw, dims, scale):
-    n, gs = dims
-    seed = 3 + n
-    out = run(fw, 'quantize_q8', dims, scale, seed)
+def quantize_on_device(fw, n: int, gs: int, scale: float, seed: int):
+    """Activation quantization of the qkernel draws on the device: the
+    dispatched kernel equals the reference, the reference equals
+    llmtools.quant bit for bit. Returns (x, xq, xs, xsum)."""
+    out = run(fw, 'quantize_q8', (n, gs), scale, seed)
     check_dispatch(fw, out, ('', '_xs', '_xsum'))
     x = Draws(seed).values(scale, n)
     xq, xs, xsum = quant.quantize_activation(x, quant.cols_pad(DTYPE_Q8, n, gs), gs)
     assert np.array_equal(i8(out['ref']), xq)
     assert same_bits(f32(out['ref_xs']), xs)
     assert [int(v) for v in out['ref_xsum'].split(',')] == [int(v) for v in xsum]
+    return x, xq, xs, xsum
+
+
+@pytest.mark.parametrize('dims', [(1, 16), (64, 32), (172, 32), (45, 16), (300, 64), (33, 256), (5, 128)],
+                         ids=lambda d: 'x'.join(map(str, d)))
+@pytest.mark.parametrize('scale', [1.0, 1e-3, 80.0])
+def test_quantize_activation_exact(fw, dims, scale):
+    n, gs = dims
+    x, xq, _, _ = quantize_on_device(fw, n, gs, scale, 3 + n)
     assert np.all(np.abs(xq.astype(np.int32)) <= 127)
     assert np.all(xq[n:] == 0), 'padding must quantize to 0'
     # Each group's largest |x| maps to +-127.
@@ -171,13 +178,7 @@ def test_quantize_activation_tiny(fw, dims, scale):
     smaller scale's draws include subnormals, which Helium flushes: its
     result must still be the reference's."""
     n, gs = dims
-    seed = 17 + n
-    out = run(fw, 'quantize_q8', dims, scale, seed)
-    check_dispatch(fw, out, ('', '_xs', '_xsum'))
-    x = Draws(seed).values(scale, n)
-    xq, xs, xsum = quant.quantize_activation(x, quant.cols_pad(DTYPE_Q8, n, gs), gs)
-    assert np.array_equal(i8(out['ref']), xq)
-    assert same_bits(f32(out['ref_xs']), xs)
+    x, xq, _, _ = quantize_on_device(fw, n, gs, scale, 17 + n)
     amax = np.abs(np.pad(x, (0, xq.size - n)).reshape(-1, gs)).max(axis=1)
     tiny = amax < quant.AMAX_MIN
     assert tiny.all() == (scale < 1e-36), 'the draws do not fall on the intended side of 2^-120'
