@@ -52,24 +52,40 @@ def _bar(total, desc, show):
                 disable=None if show else True, leave=False)
 
 
-def fetch(url: str, dest: Path, sha256: str, progress: bool = True) -> Path:
-    """Download url to dest unless dest already has the right hash.
+def _install(dest: Path, sha256: str, write) -> Path:
+    """dest with content of the given SHA-256, unless it already has it.
 
-    Writes a temporary file next to dest, checks its SHA-256 and renames it;
-    on any error the temporary file is removed and dest is left untouched.
+    write(tmp) fills tmp, a new file next to dest, and returns its SHA-256;
+    dest is replaced by tmp only when that matches. On any error tmp is
+    removed and dest is left untouched.
     """
     dest = Path(dest)
     if dest.is_file() and sha256_file(dest) == sha256:
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+    os.close(fd)
     try:
+        _check(dest.name, write(tmp), sha256)
+        os.replace(tmp, dest)
+        tmp = None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
+
+
+def fetch(url: str, dest: Path, sha256: str, progress: bool = True) -> Path:
+    """Download url to dest unless dest already has the right hash (_install)."""
+    name = Path(dest).name
+
+    def write(tmp: str) -> str:
         h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out:
+        with open(tmp, "wb") as out:
             try:
                 with urllib.request.urlopen(url, timeout=60) as resp:
                     length = resp.headers.get("Content-Length")
-                    with _bar(int(length) if length else None, dest.name, progress) as bar:
+                    with _bar(int(length) if length else None, name, progress) as bar:
                         while True:
                             chunk = resp.read(_CHUNK)
                             if not chunk:
@@ -78,31 +94,18 @@ def fetch(url: str, dest: Path, sha256: str, progress: bool = True) -> Path:
                             h.update(chunk)
                             bar.update(len(chunk))
             except (OSError, ValueError) as e:
-                raise DownloadError(f"{dest.name}: cannot fetch {url}: {e}") from None
-        _check(dest.name, h.hexdigest(), sha256)
-        os.replace(tmp, dest)
-        tmp = None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest
+                raise DownloadError(f"{name}: cannot fetch {url}: {e}") from None
+        return h.hexdigest()
+
+    return _install(dest, sha256, write)
 
 
 def _copy_verified(src: Path, dest: Path, sha256: str) -> Path:
-    if dest.is_file() and sha256_file(dest) == sha256:
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-    os.close(fd)
-    try:
+    def write(tmp: str) -> str:
         shutil.copyfile(src, tmp)
-        _check(dest.name, sha256_file(tmp), sha256)
-        os.replace(tmp, dest)
-        tmp = None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-    return dest
+        return sha256_file(tmp)
+
+    return _install(dest, sha256, write)
 
 
 def ensure_files(dest_dir=None, base_url: str = BASE_URL, files: dict | None = None,
