@@ -16,7 +16,7 @@ from llmtools import quant
 from llmtools.blob import DTYPE_Q4, DTYPE_Q8
 from llmtools.sampler import XorShift64Star
 
-from helpers.kernels_np import U, _gamma
+from helpers.kernels_np import attention
 
 F = np.float32
 ATT_DISPATCH_RTOL = 1e-5
@@ -265,19 +265,11 @@ def test_kv_store_f16_exact(fw, n, scale):
 
 
 def _attention_expected(q, k, v, ks=None, vs=None):
-    """float64 attention over dequantized caches; tolerance as test_kernels'."""
-    n_pos, hs = k.shape
+    """float64 attention over dequantized caches, with one more rounding per
+    dot and in the weighted sum than test_kernels' (the scales)."""
     kf = k.astype(np.float64) * (1 if ks is None else ks[:, None])
     vf = v.astype(np.float64) * (1 if vs is None else vs[:, None])
-    q = q.astype(np.float64)
-    sc = kf @ q / np.sqrt(hs)
-    e = np.exp(sc - sc.max())
-    att = e / e.sum()
-    exp = att @ vf
-    score_err = 2 * _gamma(hs + 3) * float(np.max(np.abs(kf) @ np.abs(q))) / np.sqrt(hs)
-    w_rel = 2 * score_err + 2 * _gamma(n_pos) + (16 + 4 * float(np.max(np.abs(sc)))) * U
-    tol = 2 * ((w_rel + _gamma(n_pos + 2)) * (att @ np.abs(vf))) + 1e-30
-    return exp, tol
+    return attention(q, kf, vf, extra=1)
 
 
 ATT_DIMS = [(1, 2, 2), (3, 8, 8), (17, 8, 32), (33, 16, 16), (100, 48, 96), (255, 4, 12)]

@@ -62,6 +62,22 @@ def inputs(op: str, dims, scale: float, seed: int) -> dict:
     raise ValueError(op)
 
 
+def attention(q, k, v, extra: int = 0):
+    """(float64 single-head attention of q (hs) over k, v (n_pos, hs), its
+    tolerance). Score errors (dot of hs terms) turn into relative errors of
+    the weights; then an n_pos-term weighted sum. extra: roundings added to
+    each dot and to the weighted sum (1 where cached values are scaled)."""
+    q, k, v = (np.asarray(t, dtype=np.float64) for t in (q, k, v))
+    n_pos, hs = k.shape
+    sc = k @ q / np.sqrt(hs)
+    e = np.exp(sc - sc.max())
+    att = e / e.sum()
+    score_err = 2 * _gamma(hs + 2 + extra) * float(np.max(np.abs(k) @ np.abs(q))) / np.sqrt(hs)
+    w_rel = 2 * score_err + 2 * _gamma(n_pos) + (16 + 4 * float(np.max(np.abs(sc)))) * U
+    tol = 2 * ((w_rel + _gamma(n_pos + 1 + extra)) * (att @ np.abs(v))) + 1e-30
+    return att @ v, tol
+
+
 def reference(op: str, dims, a: dict, cs: np.ndarray | None = None):
     """(expected float64 result, per-element absolute tolerance for the
     float32 C reference). The tolerances are forward-error bounds of the
@@ -109,18 +125,8 @@ def reference(op: str, dims, a: dict, cs: np.ndarray | None = None):
         # float32 addition is correctly rounded: the result is exact.
         return (a['x'] + a['y']).astype(np.float64), np.zeros(dims[0])
     if op == 'attention':
-        n_pos, hs, _ = dims
-        q, k, v = f64(a['q']), f64(a['k'])[:, :hs], f64(a['v'])[:, :hs]
-        sc = k @ q / np.sqrt(hs)
-        e = np.exp(sc - sc.max())
-        att = e / e.sum()
-        exp = att @ v
-        # Score errors (dot of hs terms) turn into relative errors of the
-        # weights; then an n_pos-term weighted sum.
-        score_err = 2 * _gamma(hs + 2) * float(np.max(np.abs(k) @ np.abs(q))) / np.sqrt(hs)
-        w_rel = 2 * score_err + 2 * _gamma(n_pos) + (16 + 4 * float(np.max(np.abs(sc)))) * U
-        tol = 2 * ((w_rel + _gamma(n_pos + 1)) * (att @ np.abs(v))) + 1e-30
-        return exp, tol
+        hs = dims[1]
+        return attention(a['q'], f64(a['k'])[:, :hs], f64(a['v'])[:, :hs])
     if op == 'argmax':
         return int(np.argmax(a['x'])), 0
     raise ValueError(op)
