@@ -166,16 +166,6 @@ static void wsum(float *out, const float *w, const float *v, uint32_t n_pos, uin
     }
 }
 
-/* x(n) *= s. */
-static void scale(float *x, uint32_t n, float s) {
-    for (uint32_t i = 0; i + 4u <= n; i += 4u) vst1q_f32(x + i, vmulq_n_f32(vld1q_f32(x + i), s));
-    if (n % 4u) {
-        const mve_pred16_t p = vctp32q(n % 4u);
-        float *xt = x + (n - n % 4u);
-        vstrwq_p_f32(xt, vmulq_n_f32(vldrwq_z_f32(xt, p), s), p);
-    }
-}
-
 /* out(hs) = sum_t softmax(q . k[t] / sqrt(hs))[t] * v[t], t in 0..n_pos-1.
  * q (hs); k, v (n_pos, stride), the head's hs values at the start of each row;
  * att (n_pos) scratch: it ends holding the unnormalised weights. n_pos >= 1,
@@ -188,7 +178,7 @@ void llm_cm55_attention(float *out, const float *q, const float *k, const float 
     const float mx = scores(att, q, k, n_pos, hs, stride);
     const float inv_sum = 1.0f / exp_scaled(att, n_pos, 1.0f / sqrtf((float)hs), mx);
     wsum(out, att, v, n_pos, hs, stride);
-    scale(out, hs, inv_sum);
+    llm__vscale(out, hs, inv_sum);
 }
 
 #else

@@ -19,9 +19,14 @@
  * an accumulator to the stack: 3 more instructions per four positions). */
 #define NO_SCHED __attribute__((optimize("no-schedule-insns", "no-schedule-insns2")))
 
-/* bf16 bits (zero-extended in 32-bit lanes) to float. */
-ALWAYS_INLINE float32x4_t bf16x4(uint32x4_t b) {
-    return vreinterpretq_f32_u32(vshlq_n_u32(b, 16));
+/* Column c[0] of four cache rows at byte offsets off from c, as floats. */
+ALWAYS_INLINE float32x4_t col(const int8_t *c, uint32x4_t off) {
+    return vcvtq_f32_s32(vldrbq_gather_offset_s32(c, off));
+}
+
+/* The same for the lanes of p (the others 0). */
+ALWAYS_INLINE float32x4_t col_z(const int8_t *c, uint32x4_t off, mve_pred16_t p) {
+    return vcvtq_f32_s32(vldrbq_gather_offset_z_s32(c, off, p));
 }
 
 /* Columns c..c+m-1 (m 1..4, a constant after inlining) of the scores of
@@ -41,13 +46,13 @@ ALWAYS_INLINE float32x4_t score_pass(float *att, const float *qc, const int8_t *
     const uint32_t step = 4u * stride, sstep = 4u * sstride;
     float *a = att;
     for (uint32_t b = n_pos / 4u; b > 0; b--) {
-        float32x4_t acc = vcvtq_f32_s32(vldrbq_gather_offset_s32(kc, off));
+        float32x4_t acc = col(kc, off);
         acc = first ? vmulq_n_f32(acc, q0) : vfmaq_n_f32(vld1q_f32(a), acc, q0);
-        if (m > 1) acc = vfmaq_n_f32(acc, vcvtq_f32_s32(vldrbq_gather_offset_s32(kc + 1, off)), q1);
-        if (m > 2) acc = vfmaq_n_f32(acc, vcvtq_f32_s32(vldrbq_gather_offset_s32(kc + 2, off)), q2);
-        if (m > 3) acc = vfmaq_n_f32(acc, vcvtq_f32_s32(vldrbq_gather_offset_s32(kc + 3, off)), q3);
+        if (m > 1) acc = vfmaq_n_f32(acc, col(kc + 1, off), q1);
+        if (m > 2) acc = vfmaq_n_f32(acc, col(kc + 2, off), q2);
+        if (m > 3) acc = vfmaq_n_f32(acc, col(kc + 3, off), q3);
         if (last) {
-            acc = vmulq_f32(acc, bf16x4(vldrhq_gather_shifted_offset_u32(ks, soff)));
+            acc = vmulq_f32(acc, llm__vbf16(vldrhq_gather_shifted_offset_u32(ks, soff)));
             soff = vaddq_n_u32(soff, sstep);
             mx = vmaxnmq_f32(mx, acc);
         }
@@ -58,19 +63,13 @@ ALWAYS_INLINE float32x4_t score_pass(float *att, const float *qc, const int8_t *
     const uint32_t tail = n_pos % 4u;
     if (tail) {
         const mve_pred16_t p = vctp32q(tail);
-        float32x4_t acc = vcvtq_f32_s32(vldrbq_gather_offset_z_s32(kc, off, p));
+        float32x4_t acc = col_z(kc, off, p);
         acc = first ? vmulq_n_f32(acc, q0) : vfmaq_n_f32(vldrwq_z_f32(a, p), acc, q0);
-        if (m > 1) {
-            acc = vfmaq_n_f32(acc, vcvtq_f32_s32(vldrbq_gather_offset_z_s32(kc + 1, off, p)), q1);
-        }
-        if (m > 2) {
-            acc = vfmaq_n_f32(acc, vcvtq_f32_s32(vldrbq_gather_offset_z_s32(kc + 2, off, p)), q2);
-        }
-        if (m > 3) {
-            acc = vfmaq_n_f32(acc, vcvtq_f32_s32(vldrbq_gather_offset_z_s32(kc + 3, off, p)), q3);
-        }
+        if (m > 1) acc = vfmaq_n_f32(acc, col_z(kc + 1, off, p), q1);
+        if (m > 2) acc = vfmaq_n_f32(acc, col_z(kc + 2, off, p), q2);
+        if (m > 3) acc = vfmaq_n_f32(acc, col_z(kc + 3, off, p), q3);
         if (last) {
-            acc = vmulq_f32(acc, bf16x4(vldrhq_gather_shifted_offset_z_u32(ks, soff, p)));
+            acc = vmulq_f32(acc, llm__vbf16(vldrhq_gather_shifted_offset_z_u32(ks, soff, p)));
             mx = vmaxnmq_m_f32(mx, mx, acc, p);
         }
         vstrwq_p_f32(a, acc, p);
@@ -110,7 +109,7 @@ static float exp_weights(float *att, uint32_t n, float c, float mx, const uint16
     for (uint32_t b = n / 4u; b > 0; b--) {
         const float32x4_t e = llm__vexp2_neg(vfmaq_n_f32(off, vld1q_f32(a), c2));
         sum = vaddq_f32(sum, e);
-        vst1q_f32(a, vmulq_f32(e, bf16x4(vldrhq_gather_shifted_offset_u32(vs, soff))));
+        vst1q_f32(a, vmulq_f32(e, llm__vbf16(vldrhq_gather_shifted_offset_u32(vs, soff))));
         soff = vaddq_n_u32(soff, sstep);
         a += 4;
     }
@@ -118,7 +117,8 @@ static float exp_weights(float *att, uint32_t n, float c, float mx, const uint16
         const mve_pred16_t p = vctp32q(n % 4u);
         const float32x4_t e = llm__vexp2_neg(vfmaq_n_f32(off, vldrwq_z_f32(a, p), c2));
         sum = vaddq_m_f32(sum, sum, e, p);
-        vstrwq_p_f32(a, vmulq_f32(e, bf16x4(vldrhq_gather_shifted_offset_z_u32(vs, soff, p))), p);
+        const float32x4_t vsf = llm__vbf16(vldrhq_gather_shifted_offset_z_u32(vs, soff, p));
+        vstrwq_p_f32(a, vmulq_f32(e, vsf), p);
     }
     return llm__vsum(sum);
 }
@@ -133,20 +133,20 @@ ALWAYS_INLINE void wsum_pass(float *out, const float *w, const int8_t *vc, uint3
     const uint32_t step = 4u * stride;
     for (uint32_t b = n_pos / 4u; b > 0; b--) {
         const float32x4_t wv = vld1q_f32(w);
-        a0 = vfmaq_f32(a0, vcvtq_f32_s32(vldrbq_gather_offset_s32(vc, off)), wv);
-        if (m > 1) a1 = vfmaq_f32(a1, vcvtq_f32_s32(vldrbq_gather_offset_s32(vc + 1, off)), wv);
-        if (m > 2) a2 = vfmaq_f32(a2, vcvtq_f32_s32(vldrbq_gather_offset_s32(vc + 2, off)), wv);
-        if (m > 3) a3 = vfmaq_f32(a3, vcvtq_f32_s32(vldrbq_gather_offset_s32(vc + 3, off)), wv);
+        a0 = vfmaq_f32(a0, col(vc, off), wv);
+        if (m > 1) a1 = vfmaq_f32(a1, col(vc + 1, off), wv);
+        if (m > 2) a2 = vfmaq_f32(a2, col(vc + 2, off), wv);
+        if (m > 3) a3 = vfmaq_f32(a3, col(vc + 3, off), wv);
         off = vaddq_n_u32(off, step);
         w += 4;
     }
     if (n_pos % 4u) { /* zeroed lanes add 0 * 0 */
         const mve_pred16_t p = vctp32q(n_pos % 4u);
         const float32x4_t wv = vldrwq_z_f32(w, p);
-        a0 = vfmaq_f32(a0, vcvtq_f32_s32(vldrbq_gather_offset_z_s32(vc, off, p)), wv);
-        if (m > 1) a1 = vfmaq_f32(a1, vcvtq_f32_s32(vldrbq_gather_offset_z_s32(vc + 1, off, p)), wv);
-        if (m > 2) a2 = vfmaq_f32(a2, vcvtq_f32_s32(vldrbq_gather_offset_z_s32(vc + 2, off, p)), wv);
-        if (m > 3) a3 = vfmaq_f32(a3, vcvtq_f32_s32(vldrbq_gather_offset_z_s32(vc + 3, off, p)), wv);
+        a0 = vfmaq_f32(a0, col_z(vc, off, p), wv);
+        if (m > 1) a1 = vfmaq_f32(a1, col_z(vc + 1, off, p), wv);
+        if (m > 2) a2 = vfmaq_f32(a2, col_z(vc + 2, off, p), wv);
+        if (m > 3) a3 = vfmaq_f32(a3, col_z(vc + 3, off, p), wv);
     }
     llm__vsum4(out, a0, a1, a2, a3, vctp32q((uint32_t)m));
 }
@@ -177,14 +177,7 @@ NO_SCHED void llm_cm55_attention_q8(float *out, const float *q, const int8_t *k,
         default: wsum_pass(out + c, att, v + c, n_pos, stride, 4); break;
         }
     }
-    for (uint32_t i = 0; i + 4u <= hs; i += 4u) {
-        vst1q_f32(out + i, vmulq_n_f32(vld1q_f32(out + i), inv_sum));
-    }
-    if (hs % 4u) {
-        const mve_pred16_t p = vctp32q(hs % 4u);
-        float *ot = out + (hs - hs % 4u);
-        vstrwq_p_f32(ot, vmulq_n_f32(vldrwq_z_f32(ot, p), inv_sum), p);
-    }
+    llm__vscale(out, hs, inv_sum);
 }
 
 #else

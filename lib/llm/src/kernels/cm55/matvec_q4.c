@@ -27,20 +27,16 @@ ALWAYS_INLINE int32_t unit_dot(int32_t d, uint8x16_t b, int8x16_t xl, int8x16_t 
     return vmladavaq_s8(d, vreinterpretq_s8_u8(vshrq_n_u8(b, 4)), xh);
 }
 
-/* bf16 bits (zero-extended in 32-bit lanes) to float. */
-ALWAYS_INLINE float32x4_t bf16x4(uint32x4_t b) {
-    return vreinterpretq_f32_u32(vshlq_n_u32(b, 16));
-}
-
 /* One group of four rows: acc + isum * (scale * xs) + xsum * (offset * xs)
  * per lane, isum = {d0, d1, d2, d3}; p points at the group's (scale, offset)
  * pair of row 0, poff the halfword offsets of rows 0..3 from it. */
 ALWAYS_INLINE float32x4_t acc4(float32x4_t acc, int32_t d0, int32_t d1, int32_t d2, int32_t d3,
                                const uint16_t *p, uint32x4_t poff, int32_t xsum, float xs) {
     const int32x4_t dv = llm__vmake4(d0, d1, d2, d3);
-    const float32x4_t scale = vmulq_n_f32(bf16x4(vldrhq_gather_shifted_offset_u32(p, poff)), xs);
+    const float32x4_t scale =
+        vmulq_n_f32(llm__vbf16(vldrhq_gather_shifted_offset_u32(p, poff)), xs);
     const float32x4_t offset =
-        vmulq_n_f32(bf16x4(vldrhq_gather_shifted_offset_u32(p + 1, poff)), xs);
+        vmulq_n_f32(llm__vbf16(vldrhq_gather_shifted_offset_u32(p + 1, poff)), xs);
     const float32x4_t group =
         vaddq_f32(vmulq_f32(vcvtq_f32_s32(dv), scale), vmulq_n_f32(offset, (float)xsum));
     return vaddq_f32(acc, group);

@@ -28,6 +28,22 @@ static inline void llm__vsum4(float *out, float32x4_t a0, float32x4_t a1, float3
                                 vaddq_f32(vld1q_f32(t + 8), vld1q_f32(t + 12))), p);
 }
 
+/* bf16 bits (zero-extended in 32-bit lanes, as a halfword gather leaves
+ * them) to float: exact. */
+static inline float32x4_t llm__vbf16(uint32x4_t b) {
+    return vreinterpretq_f32_u32(vshlq_n_u32(b, 16));
+}
+
+/* x(n) *= s; n >= 1. */
+static inline void llm__vscale(float *x, uint32_t n, float s) {
+    uint32_t i = 0;
+    for (; i + 4u <= n; i += 4u) vst1q_f32(x + i, vmulq_n_f32(vld1q_f32(x + i), s));
+    if (i < n) {
+        const mve_pred16_t p = vctp32q(n - i);
+        vstrwq_p_f32(x + i, vmulq_n_f32(vldrwq_z_f32(x + i, p), s), p);
+    }
+}
+
 /* e^x per lane for x in [-86, 88], relative error a few 1e-7 (the softmax
  * and SwiGLU kernels built on it stay within 2e-7 of the expf-based
  * reference in the device tests). Inputs outside are clamped to that range,
