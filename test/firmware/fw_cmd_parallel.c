@@ -29,8 +29,11 @@
 #include "fw_state.h"
 #include "kernels/kernels.h"
 #include "llm_internal.h"
+#if defined(ESP_PLATFORM)
 #include "llm_port_esp32s3.h"
+#else
 #include "llm_port_posix.h"
+#endif
 
 #define FW_MAX_WORKERS 64
 
