@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -176,10 +177,17 @@ def build(e: Env, jobs: int | None = None) -> None:
            f'-DPYTHON={sys.executable}', '-DPYTHON_DEPS_CHECKED=1', '-DLLM_IDF_STANDALONE=ON',
            f'-DLLM_ESP_DSP_DIR={p["dsp"]}', f'-DSDKCONFIG={bdir / "sdkconfig"}',
            f'-DLLM_DEFINES={";".join(e.defines())}', *e.cmake_extra_args()]
-    if not (bdir / 'build.ninja').is_file() or not (bdir / '.llm-cmake-args').is_file() or \
-            (bdir / '.llm-cmake-args').read_text() != repr(cmd):
+    # The sdkconfig is made from the defaults files only when it is absent:
+    # a change to the command or to a defaults file starts it afresh.
+    import hashlib
+    defaults = [ROOT / f for a in cmd if str(a).startswith('-DSDKCONFIG_DEFAULTS=')
+                for f in str(a).split('=', 1)[1].split(';')]
+    key = hashlib.sha256(repr(cmd).encode() + b''.join(f.read_bytes() for f in defaults if f.is_file())).hexdigest()
+    stamp = bdir / '.llm-configure'
+    if not (bdir / 'build.ninja').is_file() or not stamp.is_file() or stamp.read_text() != key:
+        (bdir / 'sdkconfig').unlink(missing_ok=True)
         _run(cmd, env=benv, cwd=ROOT)
-        (bdir / '.llm-cmake-args').write_text(repr(cmd))
+        stamp.write_text(key)
     _run(['ninja', '-C', bdir] + ([f'-j{jobs}'] if jobs else []), env=benv)
     image(e, p)
 
@@ -203,26 +211,68 @@ def image(e: Env, p=None) -> Path:
     return out
 
 
-def qemu_command(e: Env, serial: str = 'mon:stdio', icount: bool = True) -> list[str]:
-    """QEMU's esp32s3 machine on the env's flash image: PSRAM as the board
-    has it, efuses blank, the watchdog timers' resets off."""
-    p = tools.paths()
-    efuse = e.out / 'efuse.bin'
+def qemu_args(flash: Path, efuse: Path, board_cfg: dict, psram: str = '') -> list[str]:
+    """Arguments of QEMU's esp32s3 machine for a merged flash image: PSRAM as
+    the board has it (octal or quad), efuses blank (efuse is created), the
+    watchdog timers' resets off."""
     if not efuse.is_file():
         efuse.write_bytes(bytes(1024))
-    psram_type = e.board_cfg.get('build', {}).get('psram_type', '')
-    cmd = [str(tools.qemu_binary(p)), '-M', 'esp32s3', '-nographic',
-           '-drive', f'file={e.out / "flash.bin"},if=mtd,format=raw',
-           '-drive', f'file={efuse},if=none,format=raw,id=efuse',
-           '-global', 'driver=nvram.esp32s3.efuse,property=drive,value=efuse',
-           '-global', 'driver=timer.esp32s3.timg,property=wdt_disable,value=true',
-           '-m', e.qemu_psram or ('8M' if psram_type == 'opi' else '2M' if psram_type else '2M')]
+    psram_type = board_cfg.get('build', {}).get('psram_type', '')
+    args = ['-M', 'esp32s3', '-nographic',
+            '-drive', f'file={flash},if=mtd,format=raw',
+            '-drive', f'file={efuse},if=none,format=raw,id=efuse',
+            '-global', 'driver=nvram.esp32s3.efuse,property=drive,value=efuse',
+            '-global', 'driver=timer.esp32s3.timg,property=wdt_disable,value=true',
+            '-m', psram or ('8M' if psram_type == 'opi' else '2M')]
     if psram_type == 'opi':
-        cmd += ['-global', 'driver=ssi_psram,property=is_octal,value=true']
+        args += ['-global', 'driver=ssi_psram,property=is_octal,value=true']
+    return args
+
+
+def qemu_command(e: Env, serial: str = 'mon:stdio', icount: bool = True) -> list[str]:
+    """The QEMU command line for an environment's flash.bin; -icount shift=0
+    makes emulated time count instructions (1 ns each)."""
+    cmd = [str(tools.qemu_binary()), *qemu_args(e.out / 'flash.bin', e.out / 'efuse.bin',
+                                                e.board_cfg, e.qemu_psram)]
     if icount:
         cmd += ['-icount', 'shift=0']
-    cmd += ['-serial', serial]
-    return cmd
+    return cmd + ['-serial', serial]
+
+
+DONE = re.compile(rb'^story: done', re.M)
+# A panic, or the example's own stop on an error (examples/esp32s3_story: halt).
+PANIC = re.compile(rb'^(Guru Meditation Error|abort\(\) was called|Rebooting\.\.\.|error: )', re.M)
+
+
+def run_until_done(cmd: list[str], timeout: float | None = None) -> int:
+    """Run QEMU, copying its output, until the app prints "story: done"
+    (status 0) or panics (status 1); other apps run until QEMU is quit."""
+    import select
+    import time
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen, status, deadline = b'', None, time.monotonic() + timeout if timeout else None
+    try:
+        while status is None:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    return proc.wait()
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
+                seen = (seen + chunk)[-4096:]
+                if DONE.search(seen):
+                    status = 0
+                elif PANIC.search(seen):
+                    status = 1
+            if deadline and time.monotonic() > deadline:
+                print(f'\nesp32s3_idf: no "story: done" within {timeout} s', file=sys.stderr)
+                status = 1
+    finally:
+        proc.terminate()
+        proc.wait()
+    return status
 
 
 def main(argv=None) -> int:
@@ -230,6 +280,7 @@ def main(argv=None) -> int:
     ap.add_argument('action', choices=['build', 'image', 'qemu', 'qemu-cmd'])
     ap.add_argument('envs', nargs='+', metavar='ENV')
     ap.add_argument('-j', '--jobs', type=int, help='ninja jobs (default: ninja\'s)')
+    ap.add_argument('--timeout', type=float, help='qemu: give up after this many seconds')
     args = ap.parse_args(argv)
     try:
         for name in args.envs:
@@ -244,7 +295,7 @@ def main(argv=None) -> int:
                 build(e, args.jobs)
                 cmd = qemu_command(e)
                 print('$ ' + ' '.join(shlex.quote(c) for c in cmd) + '   (quit: Ctrl-A X)', flush=True)
-                return subprocess.call(cmd)
+                return run_until_done(cmd, args.timeout)
     except (BuildError, tools.ToolsMissing, partitions.PartitionError) as ex:
         print(f'esp32s3_idf: error: {ex}', file=sys.stderr)
         return 1

@@ -4,9 +4,10 @@
  * console, then what it cost:
  *
  *   weights: 1031 KB in flash partition "model" at 0x310000, read in place at 0x3c0a0000
- *   arena: 688 KB in psram (KV cache 640 KB for 512 positions)
+ *   arena: 669 KB in psram (KV cache fp32, 640 KB for 512 positions)
  *   ...the story...
  *   prefill 5 tokens: 180 ms (27.8 tok/s) | decode 250 tokens: 9.6 s (26.0 tok/s) | end: budget
+ *   work: core 0 ran 41210 items, core 1 ran 40985 (mat-vec rows and attention heads)
  *   RAM: internal 12 KB used (287 KB free), PSRAM 688 KB used (7.3 MB free)
  *
  * Build and flash with the model (boards/esp32s3.ini):
@@ -54,6 +55,15 @@
 #endif
 #ifndef STORY_TOP_P
 #define STORY_TOP_P 0.9f
+#endif
+/* KV cache: LLM_KV_F32, LLM_KV_F16 or LLM_KV_Q8 (a quarter of fp32's RAM). */
+#ifndef STORY_KV_TYPE
+#define STORY_KV_TYPE LLM_KV_F32
+#endif
+/* Stories to tell; 0 = one after another for ever. After the last one the
+ * example prints "story: done" and idles. */
+#ifndef STORY_ROUNDS
+#define STORY_ROUNDS 0
 #endif
 /* 1: both cores (a worker task on the second core); 0: one core. */
 #ifndef STORY_BOTH_CORES
@@ -127,20 +137,28 @@ void example_main(void) {
     /* Arena: internal SRAM when it fits with a reserve, else PSRAM. */
     llm_params p = llm_params_default();
     p.seq_len = STORY_SEQ_LEN;
+    p.kv_type = STORY_KV_TYPE;
     static llm_esp32s3_arena arena;
     st = llm_esp32s3_arena_alloc(&model, &p, 1, &arena);
     if (st != LLM_OK) halt("no memory for the arena", st);
     static llm_ctx ctx;
     st = llm_init(&ctx, &model, &p, arena.ptr, arena.size);
     if (st != LLM_OK) halt("llm_init", st);
-    const size_t kv_bytes = 2u * c->n_layers * ctx.seq_len * (c->n_kv_heads * (c->dim / c->n_heads)) *
-                            sizeof(float);
-    say("arena: %u KB in %s (KV cache %u KB for %u positions)\n", (unsigned)(arena.size >> 10),
-        llm_esp_mem_str(arena.where), (unsigned)(kv_bytes >> 10), (unsigned)ctx.seq_len);
+    /* (2, n_layers, seq_len, kv_dim) elements, plus a bf16 scale per head
+     * and position for int8. */
+    const size_t kv_elems = 2u * c->n_layers * ctx.seq_len * (c->n_kv_heads * (c->dim / c->n_heads));
+    const size_t kv_bytes = STORY_KV_TYPE == LLM_KV_F32   ? kv_elems * 4u
+                            : STORY_KV_TYPE == LLM_KV_F16 ? kv_elems * 2u
+                                                          : kv_elems + 2u * c->n_layers * ctx.seq_len *
+                                                                           c->n_kv_heads * 2u;
+    say("arena: %u KB in %s (KV cache %s, %u KB for %u positions)\n", (unsigned)(arena.size >> 10),
+        llm_esp_mem_str(arena.where),
+        STORY_KV_TYPE == LLM_KV_F32 ? "fp32" : STORY_KV_TYPE == LLM_KV_F16 ? "fp16" : "int8",
+        (unsigned)(kv_bytes >> 10), (unsigned)ctx.seq_len);
     if (ctx.tok.vocab_size == 0) halt("the model has no tokenizer (convert it with --tokenizer)",
                                       LLM_ERR_NO_TOKENIZER);
 
-    for (uint32_t round = 1;; round++) {
+    for (uint32_t round = 1; STORY_ROUNDS == 0 || round <= STORY_ROUNDS; round++) {
         llm_sampler_params sp = llm_sampler_default();
         sp.temperature = STORY_TEMPERATURE;
         sp.top_p = STORY_TOP_P;
@@ -156,7 +174,10 @@ void example_main(void) {
         g.user = &pieces;
         llm_gen_stats stats;
         say("\n--- story %u (seed %u) ---\n", (unsigned)round, (unsigned)round);
+        uint32_t items[2];
+        llm_esp32s3_core_items(items, 1);
         st = llm_generate(&ctx, &g, &stats);
+        llm_esp32s3_core_items(items, 0);
         if (st != LLM_OK) halt("llm_generate", st);
         llm_esp32s3_mem now;
         llm_esp32s3_mem_query(&now);
@@ -166,14 +187,18 @@ void example_main(void) {
             per_s(stats.n_prompt, stats.prefill_us), (unsigned)stats.n_generated,
             (unsigned)(stats.decode_us / 1000), per_s(stats.n_generated, stats.decode_us),
             llm_end_str(stats.end));
+        say("work: core 0 ran %u items, core 1 ran %u (mat-vec rows and attention heads)\n",
+            (unsigned)items[0], (unsigned)items[1]);
         say("RAM: internal %u KB used (%u KB free), PSRAM %u KB used (%u KB free); weights in %s, "
             "KV cache in %s\n",
             (unsigned)((before.internal_free - now.internal_free) >> 10),
             (unsigned)(now.internal_free >> 10),
             (unsigned)((before.psram_free - now.psram_free) >> 10), (unsigned)(now.psram_free >> 10),
             STORY_EMBEDDED ? "app flash" : "flash partition", llm_esp_mem_str(arena.where));
-        vTaskDelay(pdMS_TO_TICKS(STORY_PAUSE_MS));
+        if (STORY_ROUNDS == 0 || round < STORY_ROUNDS) vTaskDelay(pdMS_TO_TICKS(STORY_PAUSE_MS));
     }
+    say("story: done\n");
+    for (;;) vTaskDelay(pdMS_TO_TICKS(1000));
 }
 
 #ifndef ARDUINO

@@ -50,6 +50,12 @@ uint32_t llm_esp32s3_workers(void);
  * from the worker task itself. */
 void llm_esp32s3_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user);
 
+/* Items of parallel_for jobs (mat-vec rows, attention heads) each core ran
+ * since the last reset, items[core id]; counted by llm_esp32s3_parallel_for,
+ * so it shows that both cores work. reset != 0 zeroes the counters. Call it
+ * between jobs. */
+void llm_esp32s3_core_items(uint32_t items[2], int reset);
+
 /* llm_port_set with ESP_LOG logging (tag "llm"), esp_timer microseconds and,
  * when both_cores, the worker started and its parallel_for. */
 void llm_esp32s3_port_install(int both_cores);

@@ -41,8 +41,10 @@ llm_status llm_esp32s3_model_map(const char *label, llm_esp32s3_model *out) {
     size_t bytes = 0;
     llm_status s = llm_esp_model_extent(head, head_len, part->size, &bytes);
     if (s != LLM_OK) {
-        ESP_LOGE(TAG, "partition \"%s\" at 0x%x holds no usable model (%s)%s", label,
-                 (unsigned)part->address, llm_status_str(s),
+        ESP_LOGE(TAG, "partition \"%s\" at 0x%x holds no usable model (%s; it starts "
+                      "%02x %02x %02x %02x %02x %02x %02x %02x)%s", label,
+                 (unsigned)part->address, llm_status_str(s), head[0], head[1], head[2], head[3],
+                 head[4], head[5], head[6], head[7],
                  s == LLM_ERR_MAGIC ? ": flash one (see the README)" : "");
         return s;
     }

@@ -16,6 +16,14 @@ static struct {
     uint32_t n;
 } s_job;
 
+/* Items (mat-vec rows, attention heads) each core ran, by core id. Each is
+ * written only by the task on that core. */
+static volatile uint32_t s_items[2];
+
+static void count(uint32_t b, uint32_t e) {
+    s_items[xPortGetCoreID() & 1u] += e - b;
+}
+
 static TaskHandle_t s_worker;       /* NULL until started */
 static SemaphoreHandle_t s_done;    /* given by the worker after its range */
 static StaticSemaphore_t s_done_buf;
@@ -26,7 +34,10 @@ static void worker_task(void *unused) {
         ulTaskNotifyTake(pdTRUE, portMAX_DELAY);
         uint32_t b, e;
         llm_parallel_range(s_job.n, 2, 1, &b, &e);
-        if (b < e) s_job.fn(s_job.arg, b, e);
+        if (b < e) {
+            s_job.fn(s_job.arg, b, e);
+            count(b, e);
+        }
         xSemaphoreGive(s_done);
     }
 }
@@ -55,6 +66,7 @@ void llm_esp32s3_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user
     if (n == 0) return;
     if (s_worker == NULL || n < 2 || xTaskGetCurrentTaskHandle() == s_worker) {
         fn(arg, 0, n);
+        count(0, n);
         return;
     }
     s_job.fn = fn;
@@ -63,8 +75,17 @@ void llm_esp32s3_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user
     xTaskNotifyGive(s_worker);
     uint32_t b, e;
     llm_parallel_range(n, 2, 0, &b, &e);
-    if (b < e) fn(arg, b, e);
+    if (b < e) {
+        fn(arg, b, e);
+        count(b, e);
+    }
     xSemaphoreTake(s_done, portMAX_DELAY);
+}
+
+void llm_esp32s3_core_items(uint32_t items[2], int reset) {
+    items[0] = s_items[0];
+    items[1] = s_items[1];
+    if (reset) s_items[0] = s_items[1] = 0;
 }
 
 #else
