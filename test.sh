@@ -4,10 +4,15 @@
 #      tests, the example programs: host and the Cortex-M55 story in QEMU;
 #      the Cortex-M55 backend compiled at every optimisation level),
 #   2. the device tests again on the AddressSanitizer/UBSan host build,
-#   3. the device tests again on the host build of the ESP32-S3 backend (its
-#      row splitting and padding, with C stand-ins for ESP-DSP),
+#   3. the device tests again on the emulated ESP32-S3 (Espressif's QEMU,
+#      -M esp32s3): the ESP-IDF test firmware built by ESP-IDF's CMake with
+#      the Xtensa toolchain, ESP-DSP and our PIE kernels (the ESP32-S3 story
+#      images, built here too, run in pass 1 with the other examples),
 #   4. the device tests again on the emulated Cortex-M55 (QEMU mps3-an547),
 #      with the CMSIS-DSP/Helium backend and with the reference kernels.
+# The ESP32-S3 tools come from $LLM_ESP32S3_TOOLS (default ../shared/esp32s3;
+# extra_scripts/esp32s3_tools.py): without them the run fails, unless
+# LLM_SKIP_ESP32S3=1 says to leave the ESP32-S3 out.
 # Exits non-zero when any step fails.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,10 +20,18 @@ source extra_scripts/bootstrap.sh
 llm_bootstrap
 
 t0=$SECONDS
-env_args=(-e native -e native_test -e native_asan -e esp32s3_emu_test
-          -e m55_test -e m55_test_ref -e m55_story)
+env_args=(-e native -e native_test -e native_asan -e m55_test -e m55_test_ref -e m55_story)
 llm_say "pio run ${env_args[*]}"
 pio run "${env_args[@]}"
+
+esp_envs=(esp32s3_test_qemu esp32s3_story_qemu esp32s3_story_q8_qemu esp32s3_story_n4r2_qemu)
+if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
+    llm_say "ESP-IDF builds (extra_scripts/esp32s3_idf.py): ${esp_envs[*]}"
+    python extra_scripts/esp32s3_idf.py build "${esp_envs[@]}" >.pio/idf-build.log 2>&1 ||
+        { tail -n 60 .pio/idf-build.log; llm_die "ESP-IDF build failed (log: .pio/idf-build.log)"; }
+elif [ "${LLM_SKIP_ESP32S3:-0}" != 1 ]; then
+    llm_die "the ESP32-S3 tools are missing: $(python extra_scripts/esp32s3_tools.py --check 2>&1 | tail -n1) (or LLM_SKIP_ESP32S3=1 to leave the ESP32-S3 out)"
+fi
 llm_say "built in $((SECONDS - t0)) s"
 
 device_only=(--ignore=test/tools --ignore=test/examples --ignore=test/compile)
@@ -29,8 +42,11 @@ python -m pytest test -q
 llm_say "pytest: device tests, firmware .pio/build/native_asan/program (ASan + UBSan)"
 python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_asan/program
 
-llm_say "pytest: device tests, firmware .pio/build/esp32s3_emu_test/program (ESP32-S3 backend, emulated DSP)"
-python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/esp32s3_emu_test/program
+if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
+    llm_say "pytest: device tests on the emulated ESP32-S3, firmware .pio/idf/esp32s3_test_qemu/flash.bin"
+    python -m pytest test -q "${device_only[@]}" --llm-target=esp32s3-qemu \
+        --llm-firmware=.pio/idf/esp32s3_test_qemu/flash.bin
+fi
 
 for fw in m55_test m55_test_ref; do
     llm_say "pytest: device tests on the emulated Cortex-M55, firmware .pio/build/$fw/firmware.elf"

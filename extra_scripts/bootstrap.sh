@@ -3,11 +3,16 @@
 #
 # llm_bootstrap, each step skipped when already done:
 #   1. apt-get: a C compiler, Python's venv/pip, the Arm GCC and QEMU for the
-#      emulated Cortex-M55, only when missing
+#      emulated Cortex-M55, CMake and Ninja for ESP-IDF, the runtime libraries
+#      of Espressif's QEMU; only what is missing
 #   2. .venv with extra_scripts/requirements.txt and llmtools (editable)
 #   3. PlatformIO's offline path (extra_scripts/pio_offline_arm.py, which runs
 #      pio_offline.py too): tool-scons, the native platform, the Arm toolchain
-#   4. the default model (python -m llmtools download; honours LLM_MODELS_DIR)
+#   4. the ESP32-S3 tools (Xtensa GCC, ESP-IDF, ESP-DSP, Espressif's QEMU),
+#      unpacked from $LLM_ESP32S3_TOOLS (default ../shared/esp32s3) into
+#      ~/.cache/llm-mcu/esp32s3 when that folder exists
+#      (extra_scripts/esp32s3_tools.py); LLM_HAVE_ESP32S3=1 afterwards
+#   5. the default model (python -m llmtools download; honours LLM_MODELS_DIR)
 # Afterwards .venv/bin is first on PATH and LLM_MODEL / LLM_TOKENIZER name
 # the model files.
 
@@ -30,6 +35,13 @@ llm_install_system_packages() {
         pkgs+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
     fi
     command -v qemu-system-arm >/dev/null 2>&1 || pkgs+=(qemu-system-arm)
+    command -v cmake >/dev/null 2>&1 || pkgs+=(cmake)
+    command -v ninja >/dev/null 2>&1 || pkgs+=(ninja-build)
+    # Espressif's qemu-system-xtensa (../shared/esp32s3/README.md) links these.
+    local lib
+    for lib in libfdt1 libgcrypt20 libglib2.0-0 libgpg-error0 libpcre2-8-0 libpixman-1-0 libslirp0 zlib1g; do
+        dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q 'install ok installed' || pkgs+=("$lib")
+    done
     if ! command -v python3 >/dev/null 2>&1; then
         pkgs+=(python3 python3-venv python3-pip)
     else
@@ -87,12 +99,24 @@ llm_fetch_model() {
     fi
 }
 
+# Unpacks the offline ESP32-S3 tools when their tarballs are there; sets
+# LLM_HAVE_ESP32S3=1 then, else 0.
+llm_setup_esp32s3() {
+    LLM_HAVE_ESP32S3=0
+    if python extra_scripts/esp32s3_tools.py --check >/dev/null 2>&1; then
+        python extra_scripts/esp32s3_tools.py >/dev/null
+        LLM_HAVE_ESP32S3=1
+    fi
+    export LLM_HAVE_ESP32S3
+}
+
 llm_bootstrap() {
     cd "$LLM_ROOT"
     local t0=$SECONDS
     llm_install_system_packages
     llm_setup_venv
     python extra_scripts/pio_offline_arm.py
+    llm_setup_esp32s3
     llm_fetch_model
     llm_say "ready in $((SECONDS - t0)) s: model $LLM_MODEL"
 }

@@ -26,13 +26,19 @@ import logging
 import os
 import re
 import time
+import zlib
 
 import serial as pyserial
 from pytest_embedded.log import MessageQueue
 from pytest_embedded.utils import Meta
 from pytest_embedded_serial.serial import Serial
 
-from helpers.upload import FILE_CMD, UploadError, upload_lines
+CHUNK = 4096  # bytes per @data line (8 KiB of hex): fits the firmware's line
+FILE_CMD = re.compile(r'^(model|tok) (\S+)')
+
+
+class UploadError(RuntimeError):
+    """The board refused or lost a file sent over the line."""
 
 
 class _Stdin:
@@ -142,17 +148,19 @@ class SerialFirmware(Serial):
         raise UploadError(f'no {pattern!r} from the board within {timeout} s')
 
     def upload(self, path: str) -> None:
-        key, lines = upload_lines(path)
+        data = open(path, 'rb').read()
+        key = (len(data), zlib.crc32(data))
         if self._sent.get(path) == key:
             return
         with self.disable_redirect_thread():
-            self.proc.write(lines[0])
+            self.proc.write(f'@file {path} {len(data)} {key[1]:08x}\n'.encode())
             self._expect(rb'^@ready ' + re.escape(path.encode()))
-            sent = 0
-            for i, line in enumerate(lines[1:]):
-                self.proc.write(line)
-                sent += (len(line) - 7) // 2  # '@data ' and newline around the hex
-                if i + 2 < len(lines):
-                    self._expect(rb'^@ok ' + str(sent).encode() + rb'\b')
+            for off in range(0, len(data), CHUNK):
+                self.proc.write(b'@data ' + data[off:off + CHUNK].hex().encode() + b'\n')
+                end = min(off + CHUNK, len(data))
+                if end < len(data):
+                    self._expect(rb'^@ok ' + str(end).encode() + rb'\b')
+            if not data:
+                self.proc.write(b'@data -\n')
             self._expect(rb'^@stored ' + re.escape(path.encode()) + rb' \d+')
         self._sent[path] = key

@@ -9,8 +9,8 @@
   the arena placement rule, the longest context for a budget, the model's
   extent in a flash partition, and the row cuts that give ESP-DSP's aes3
   fast path aligned bodies.
-* On the emulated ESP32-S3 backend (env esp32s3_emu_test), that the
-  mat-vec kernel never calls dsps_dotprod_f32 off its fast path.
+* On the ESP32-S3 test firmware (esp32s3_test_qemu in QEMU, or a board),
+  that the mat-vec kernel never calls dsps_dotprod_f32 off its fast path.
 """
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def esp_envs():
     from platformio.project.config import ProjectConfig
     os.environ.setdefault('LLM_MODELS_DIR', '/models')
     cfg = ProjectConfig(str(ROOT / 'platformio.ini'))
-    return cfg, [e for e in cfg.envs() if e.startswith('esp32s3_') and e != 'esp32s3_emu_test']
+    return cfg, [e for e in cfg.envs() if e.startswith('esp32s3_')]
 
 
 def test_every_esp_env_is_consistent():
@@ -150,10 +150,18 @@ def test_every_esp_env_is_consistent():
             sdk = _sdkconfig(re.search(r'-DSDKCONFIG_DEFAULTS=(\S+)', args).group(1))
             assert sdk['CONFIG_PARTITION_TABLE_CUSTOM_FILENAME'] == table, env
             assert sdk.get(f'CONFIG_ESPTOOLPY_FLASHSIZE_{flash >> 20}MB') == 'y', env
-            mode = board['build']['arduino']['memory_type'].split('_')[1]
-            assert sdk.get({'opi': 'CONFIG_SPIRAM_MODE_OCT', 'qspi': 'CONFIG_SPIRAM_MODE_QUAD'}[mode]) == 'y'
+            psram = board['build'].get('psram_type')  # opi, qspi or none
+            assert ('-DBOARD_HAS_PSRAM' in board['build']['extra_flags']) == bool(psram), env
+            if psram:
+                assert sdk.get({'opi': 'CONFIG_SPIRAM_MODE_OCT', 'qspi': 'CONFIG_SPIRAM_MODE_QUAD'}[psram]) == 'y'
+                assert board['build']['arduino']['memory_type'].endswith('_' + psram), env
+            else:
+                assert sdk.get('CONFIG_SPIRAM') == 'n', env
             native_usb = '-DARDUINO_USB_CDC_ON_BOOT=1' in board['build']['extra_flags']
-            assert (sdk.get('CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG') == 'y') == native_usb, env
+            if env.endswith('_qemu'):  # the emulator's console is UART0 whatever the board's
+                assert sdk.get('CONFIG_ESP_CONSOLE_UART_DEFAULT') == 'y', env
+            else:
+                assert (sdk.get('CONFIG_ESP_CONSOLE_USB_SERIAL_JTAG') == 'y') == native_usb, env
         else:
             srcs = cfg.get(sec, 'build_src_filter')
             assert any(re.search(r'\+<esp32s3_\w+/>', s) for s in srcs), env
@@ -276,15 +284,13 @@ def test_row_cuts(fw, elem, lanes):
 
 
 def test_matvec_stays_on_the_fast_path(fw):
-    """Emulated ESP32-S3 backend only: dsps_dotprod_f32 is only ever called
-    with 16-byte-aligned inputs and lengths that are multiples of 4, once for
+    """ESP32-S3 backend only: dsps_dotprod_f32 is only ever called with
+    16-byte-aligned inputs and lengths that are multiples of 4, once for
     each row that can be aligned with x."""
     if fw.backend != 'esp32s3':
-        pytest.skip('needs the emulated ESP32-S3 backend: pio run -e esp32s3_emu_test, '
-                    '--llm-firmware .pio/build/esp32s3_emu_test/program')
+        pytest.skip('needs the ESP32-S3 test firmware (esp32s3_test_qemu, --llm-target esp32s3-qemu)')
     r = plan(fw, 'dotcalls')
-    if r.status != 'LLM_OK':
-        pytest.skip('this firmware calls the real ESP-DSP (not emulated)')
+    assert r.ok, r
     for d, n in [(1, 4), (7, 64), (5, 6), (9, 3), (8, 172), (3, 17), (64, 5)]:
         out = fw.kernel('matvec_f32', (d, n), 1.0, 7)
         assert out['k'].shape == (d,)

@@ -15,6 +15,10 @@
  * A file of the same name is replaced; when memory runs out the other files
  * are dropped. `quit` restarts the board (the firmware prints its banner
  * again).
+ *
+ * With FW_ESP32S3_SEMIHOSTING=1 (emulator builds) the console and the files
+ * are the host's, through QEMU's semihosting instead
+ * (fw_port_esp32s3_semihost.c).
  */
 #if defined(ESP_PLATFORM) && defined(FW_PORT_CUSTOM)
 
@@ -32,6 +36,19 @@
 #include "fw_port.h"
 #include "llm_internal.h"
 #include "llm_port_esp32s3.h"
+
+#ifndef FW_ESP32S3_SEMIHOSTING
+#define FW_ESP32S3_SEMIHOSTING 0
+#endif
+
+/* Big blocks in PSRAM when there is any, else internal RAM. */
+static void *big_alloc(size_t n) {
+    void *p = heap_caps_aligned_alloc(16, n ? n : 1, MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT);
+    if (p == NULL) p = heap_caps_aligned_alloc(16, n ? n : 1, MALLOC_CAP_8BIT);
+    return p;
+}
+
+#if !FW_ESP32S3_SEMIHOSTING
 
 #define FW_MAX_FILES 8
 #define FW_NAME_MAX 256
@@ -68,13 +85,6 @@ static void say(const char *a, const char *b, const char *c) {
 static void drop_file(fw_file *f) {
     heap_caps_free(f->data);
     memset(f, 0, sizeof *f);
-}
-
-/* Big blocks in PSRAM when there is any, else internal RAM. */
-static void *big_alloc(size_t n) {
-    void *p = heap_caps_aligned_alloc(16, n ? n : 1, MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT);
-    if (p == NULL) p = heap_caps_aligned_alloc(16, n ? n : 1, MALLOC_CAP_8BIT);
-    return p;
 }
 
 static void begin_file(char *args) {
@@ -201,6 +211,15 @@ int fw_port_file_read(const char *path, void *dst, size_t n) {
     return 0;
 }
 
+void fw_port_exit(int status) {
+    printf("# exit %d: restarting\n", status);
+    fflush(stdout);
+    vTaskDelay(pdMS_TO_TICKS(100));
+    esp_restart();
+}
+
+#endif /* !FW_ESP32S3_SEMIHOSTING */
+
 void *fw_port_alloc(size_t n) {
     return big_alloc(n);
 }
@@ -211,13 +230,6 @@ void fw_port_free(void *p) {
 
 uint64_t fw_port_time_us(void) {
     return (uint64_t)esp_timer_get_time();
-}
-
-void fw_port_exit(int status) {
-    printf("# exit %d: restarting\n", status);
-    fflush(stdout);
-    vTaskDelay(pdMS_TO_TICKS(100));
-    esp_restart();
 }
 
 int main(void);

@@ -5,19 +5,14 @@
  * host tests check the cuts, tails and results; kernels_esp32s3.c only
  * supplies ESP-DSP's functions.
  *
- * Fast-path rules (ESP-DSP 1.8): dsps_dotprod_f32_aes3 needs both inputs
+ * Fast-path rule (ESP-DSP 1.8): dsps_dotprod_f32_aes3 needs both inputs
  * 16-byte aligned and a length that is a multiple of 4, else it runs its
- * generic loop; dsps_dp_s8_aes3 wants lengths that are multiples of 16 and
- * reads up to 16 bytes past the end of each input.
+ * generic loop. (lanes 16 with elem_size 1 cuts int8 rows the same way.)
  */
 #ifndef LLM_S3_ROWS_H
 #define LLM_S3_ROWS_H
 
 #include <stdint.h>
-
-/* Bytes dsps_dp_s8 may read past the end of each input: int8 rows and the
- * blob's end need this much readable padding (quantized blobs). */
-#define LLM_S3_S8_OVERREAD 16
 
 /* One row's dot product as head + body + tail elements: body starts where
  * both the row and x are 16-byte aligned and is a multiple of `lanes`

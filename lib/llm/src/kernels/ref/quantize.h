@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bitcast.h"
+
 /* Group sizes a quantized tensor may use: powers of two in this range. */
 #define LLM_Q_GROUP_MIN 16U
 #define LLM_Q_GROUP_MAX 256U
@@ -72,7 +74,7 @@ static inline uint32_t llm_q_group_params(int is_q4) {
 static inline float llm_bf16_to_f32(uint16_t h) {
     const uint32_t u = (uint32_t)h << 16;
     float f;
-    memcpy(&f, &u, sizeof f);
+    LLM_BITCOPY(&f, &u, sizeof f);
     return f;
 }
 
@@ -80,7 +82,7 @@ static inline float llm_bf16_to_f32(uint16_t h) {
  * pushes a quantized value past its range. */
 static inline uint16_t llm_f32_to_bf16_up(float f) {
     uint32_t u;
-    memcpy(&u, &f, sizeof u);
+    LLM_BITCOPY(&u, &f, sizeof u);
     if ((u & 0xFFFFU) != 0U) u += 0x10000U;
     return (uint16_t)(u >> 16);
 }
@@ -104,7 +106,7 @@ static inline float llm_f16_to_f32(uint16_t h) {
         u = sign | (exp << 23) | ((man & 0x3FFU) << 13);
     }
     float f;
-    memcpy(&f, &u, sizeof f);
+    LLM_BITCOPY(&f, &u, sizeof f);
     return f;
 }
 
@@ -112,7 +114,7 @@ static inline float llm_f16_to_f32(uint16_t h) {
  * conversion does); overflow gives inf, NaN stays NaN. */
 static inline uint16_t llm_f32_to_f16(float f) {
     uint32_t u;
-    memcpy(&u, &f, sizeof u);
+    LLM_BITCOPY(&u, &f, sizeof u);
     const uint16_t sign = (uint16_t)((u >> 16) & 0x8000U);
     const uint32_t a = u & 0x7FFFFFFFU;
     if (a >= 0x7F800000U) return (uint16_t)(sign | 0x7C00U | (a > 0x7F800000U ? 0x200U : 0U));
