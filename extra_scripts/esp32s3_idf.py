@@ -72,9 +72,12 @@ def board_json(board: str) -> dict:
 
 
 class Env:
-    """One ESP32-S3 environment, read from the ini."""
+    """One ESP32-S3 environment, read from the ini. A variant (benchmarks)
+    adds -D defines and may replace the model's convert args; it builds in
+    .pio/idf/<variant>."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, variant: str | None = None, defines: tuple = (),
+                 convert_args: list | None = None):
         self.name = name
         o = env_options(name)
         if _text(o.get('framework')) != 'espidf':
@@ -90,7 +93,10 @@ class Env:
         self.convert_args = shlex.split(_text(o.get('custom_llm_convert_args')))
         self.label = _text(o.get('custom_llm_partition')).strip() or 'model'
         self.qemu_psram = _text(o.get('custom_qemu_psram')).strip()
-        self.out = OUT / name
+        self.extra_defines = list(defines)
+        if convert_args is not None:
+            self.convert_args = list(convert_args)
+        self.out = OUT / (variant or name)
 
     @property
     def flash_size(self) -> int:
@@ -124,7 +130,9 @@ class Env:
                 out.append(next(it))
             elif f.startswith('-D'):
                 out.append(f[2:])
-        return out
+        # A variant's define replaces the environment's of the same name.
+        names = {d.split('=', 1)[0] for d in self.extra_defines}
+        return [d for d in out if d.split('=', 1)[0] not in names] + self.extra_defines
 
 
 def _run(cmd, **kw) -> None:

@@ -59,8 +59,9 @@ def i8(h: str) -> np.ndarray:
     return np.frombuffer(bytes.fromhex(h), dtype=np.int8)
 
 
-def run(fw, op: str, dims, scale: float, seed: int) -> dict:
-    r = fw.command(f'qkernel {op} {" ".join(map(str, dims))} {float(F(scale))!r} {seed}')
+def run(fw, op: str, dims, scale: float, seed: int, mis: int = 0) -> dict:
+    extra = f' mis={mis}' if mis else ''
+    r = fw.command(f'qkernel {op} {" ".join(map(str, dims))} {float(F(scale))!r} {seed}{extra}')
     assert r.ok, r
     return r.fields
 
@@ -116,6 +117,29 @@ def test_matvec_exact(fw, dtype, dims):
     _, xs, _ = quant.quantize_activation(x, t.cols_pad, gs)
     bound = np.abs(t.dequantize()).astype(np.float64).sum(axis=1) * float(xs.max()) / 2 + 1e-6
     assert np.all(np.abs(got - exact) <= bound * 1.01)
+
+
+@pytest.mark.parametrize('dtype', [DTYPE_Q8, DTYPE_Q4], ids=['q8', 'q4'])
+@pytest.mark.parametrize('dims', [(5, 172, 32), (3, 64, 16), (4, 300, 64)], ids=lambda d: 'x'.join(map(str, d)))
+@pytest.mark.parametrize('mis', [1, 4, 8, 15])
+def test_matvec_misaligned_exact(fw, dtype, dims, mis):
+    """Codes and activation quants off their 16-byte alignment (kernels with
+    aligned vector loads must take another path): the same bits as the
+    aligned call, and as the reference."""
+    rows, n, gs = dims
+    op = 'matvec_q8' if dtype == DTYPE_Q8 else 'matvec_q4'
+    seed = 5 + rows * n + gs
+    out = run(fw, op, dims, 0.5, seed, mis=mis)
+    check_dispatch(fw, out)
+    assert out['k'] == run(fw, op, dims, 0.5, seed)['k']
+
+
+def test_matvec_misalign_usage(fw):
+    """mis= is for the mat-vecs only, 0..15, last."""
+    for bad in ('matvec_q8 2 64 32 0.5 1 mis=16', 'matvec_q8 2 64 32 0.5 1 mis=x',
+                'matvec_q4 2 64 32 0.5 1 mis=1 extra', 'dequant_q8 64 32 0.5 1 mis=1'):
+        with pytest.raises(AssertionError, match='usage'):
+            fw.command(f'qkernel {bad}')
 
 
 @pytest.mark.parametrize('dtype', [DTYPE_Q8, DTYPE_Q4], ids=['q8', 'q4'])

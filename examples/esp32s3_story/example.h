@@ -15,6 +15,12 @@ void example_main(void);
 /* Write n bytes to the serial console, now. */
 void ex_write(const char *s, size_t n);
 
+#if defined(STORY_BENCH) && STORY_BENCH
+struct llm_ctx;
+/* Instructions per position on each core, printed as one line (bench.c). */
+void story_bench(struct llm_ctx *ctx, const char *prompt, char *line, size_t line_cap);
+#endif
+
 #ifdef __cplusplus
 }
 #endif

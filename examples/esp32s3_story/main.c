@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "esp_partition.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 
@@ -119,6 +120,10 @@ void example_main(void) {
     snprintf(where, sizeof where, "the app image (flash .rodata)");
 #else
     static llm_esp32s3_model mapped;
+    /* A table without the partition is not an empty partition: say which. */
+    if (esp_partition_find_first(ESP_PARTITION_TYPE_DATA, ESP_PARTITION_SUBTYPE_ANY, "model") == NULL)
+        halt("no \"model\" partition in the partition table (flash one with it: see "
+             "boards/partitions_llm_*.csv)", LLM_ERR_ARG);
     llm_status s = llm_esp32s3_model_map("model", &mapped);
     if (s != LLM_OK) halt("no model in the \"model\" partition (flash one: see boards/esp32s3.ini)", s);
     data = mapped.data;
@@ -197,6 +202,10 @@ void example_main(void) {
             STORY_EMBEDDED ? "app flash" : "flash partition", llm_esp_mem_str(arena.where));
         if (STORY_ROUNDS == 0 || round < STORY_ROUNDS) vTaskDelay(pdMS_TO_TICKS(STORY_PAUSE_MS));
     }
+#if defined(STORY_BENCH) && STORY_BENCH
+    static char line[160];
+    story_bench(&ctx, STORY_PROMPT, line, sizeof line);
+#endif
     say("story: done\n");
     for (;;) vTaskDelay(pdMS_TO_TICKS(1000));
 }

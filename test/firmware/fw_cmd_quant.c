@@ -28,6 +28,9 @@
  *                                    x quantized by the reference -> out(d)
  *       matvec_q4 <d> <n> <gs>       bytes(d, n_pad/2) q4, then per row and group
  *                                    a bf16 scale and a bf16 offset, x(n) -> out(d)
+ *                                    (both mat-vecs: an optional last word mis=<m>,
+ *                                    m in 0..15, starts the codes and xq m bytes
+ *                                    past their 16-byte-aligned blocks)
  *       dequant_q8 <n> <gs>          codes(n_pad), scales(ng) -> out(n)
  *       dequant_q4 <n> <gs>          bytes(n_pad/2), (scale, offset)(ng) -> out(n)
  *       kv_store_q8 <n_heads> <hs>   src(n_heads*hs) -> q (hex), scales (hex, u16 LE)
@@ -214,7 +217,8 @@ static const struct {
 };
 
 /* Runs op on inputs from r; prints the whole reply line unless b->failed. */
-static void run_op(const char *cmd, int op, const uint32_t *d, float scale, rng *r, bufs *b) {
+static void run_op(const char *cmd, int op, const uint32_t *d, float scale, uint32_t mis, rng *r,
+                   bufs *b) {
     switch (op) {
     case OP_QUANTIZE: {
         const uint32_t n = d[0], gs = d[1], n_pad = llm_q_cols_pad(0, n, gs), ng = n_pad / gs;
@@ -242,14 +246,16 @@ static void run_op(const char *cmd, int op, const uint32_t *d, float scale, rng 
         const uint32_t n_pad = llm_q_cols_pad(q4, n, gs), ng = n_pad / gs;
         const size_t code_bytes = (size_t)rows * llm_q_row_bytes(q4, n_pad);
         const size_t n_params = (size_t)rows * ng * llm_q_group_params(q4);
-        uint8_t *codes = take(b, code_bytes);
+        uint8_t *codes = take(b, code_bytes + mis);
         uint16_t *params = take(b, n_params * sizeof(uint16_t));
         float *x = take(b, n * sizeof(float));
-        int8_t *xq = take(b, n_pad);
+        int8_t *xq = take(b, n_pad + mis);
         float *xs = take(b, ng * sizeof(float));
         int32_t *xsum = take(b, ng * sizeof(int32_t));
         float *k = take(b, rows * sizeof(float)), *ref = take(b, rows * sizeof(float));
         if (b->failed) return;
+        codes += mis;
+        xq += mis;
         fill_qweights(r, q4, codes, code_bytes, params, n_params, scale);
         fill_values(r, x, n, 1.0f);
         llm_ref_quantize_q8(xq, xs, xsum, x, n, n_pad, gs);
@@ -364,7 +370,7 @@ void fw_cmd_qkernel(const char *cmd, char *args) {
     for (int i = 0; name != NULL && i < OP_COUNT; i++) {
         if (strcmp(name, ops[i].name) == 0) op = i;
     }
-    uint32_t d[3] = {0, 0, 0};
+    uint32_t d[3] = {0, 0, 0}, mis = 0;
     float scale;
     uint64_t seed;
     int bad = op < 0;
@@ -373,7 +379,12 @@ void fw_cmd_qkernel(const char *cmd, char *args) {
     }
     if (!bad) {
         bad = fw_parse_f32(fw_word(&args), &scale) != 0 || fw_parse_u64(fw_word(&args), &seed) != 0 ||
-              fw_word(&args) != NULL || (ops[op].gs_dim >= 0 && !llm_q_group_ok(d[ops[op].gs_dim]));
+              (ops[op].gs_dim >= 0 && !llm_q_group_ok(d[ops[op].gs_dim]));
+    }
+    char *extra = bad ? NULL : fw_word(&args);
+    if (extra != NULL) {
+        bad = (op != OP_MATVEC_Q8 && op != OP_MATVEC_Q4) || strncmp(extra, "mis=", 4) != 0 ||
+              fw_parse_u32(extra + 4, &mis) != 0 || mis > 15 || fw_word(&args) != NULL;
     }
     if (bad) {
         fw_reply_error(cmd, "usage");
@@ -382,7 +393,7 @@ void fw_cmd_qkernel(const char *cmd, char *args) {
     rng r = {seed != 0 ? seed : 1};
     bufs b;
     memset(&b, 0, sizeof b);
-    run_op(cmd, op, d, scale, &r, &b);
+    run_op(cmd, op, d, scale, mis, &r, &b);
     if (b.failed) fw_reply_error(cmd, b.failed == 2 ? "usage" : "out_of_memory");
     release(&b);
 }
