@@ -24,7 +24,7 @@ env_args=(-e native -e native_test -e native_asan -e m55_test -e m55_test_ref -e
 llm_say "pio run ${env_args[*]}"
 pio run "${env_args[@]}"
 
-esp_envs=(esp32s3_test_qemu esp32s3_story_qemu esp32s3_story_q8_qemu esp32s3_story_n4r2_qemu)
+esp_envs=(esp32s3_test_qemu esp32s3_story_qemu esp32s3_story_q8_qemu esp32s3_story_n4r2_qemu esp32s3_chat)
 if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
     llm_say "ESP-IDF builds (extra_scripts/esp32s3_idf.py): ${esp_envs[*]}"
     python extra_scripts/esp32s3_idf.py build "${esp_envs[@]}" >.pio/idf-build.log 2>&1 ||
@@ -36,8 +36,10 @@ llm_say "built in $((SECONDS - t0)) s"
 
 device_only=(--ignore=test/tools --ignore=test/examples --ignore=test/compile)
 
+skip_esp=()
+[ "$LLM_HAVE_ESP32S3" = 1 ] || skip_esp=(--ignore=test/examples/test_esp32s3_story.py)
 llm_say "pytest: all tests, firmware .pio/build/native_test/program"
-python -m pytest test -q
+python -m pytest test -q "${skip_esp[@]}"
 
 llm_say "pytest: device tests, firmware .pio/build/native_asan/program (ASan + UBSan)"
 python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_asan/program
