@@ -44,14 +44,32 @@ python -m pytest test -q "${skip_esp[@]}"
 llm_say "pytest: device tests, firmware .pio/build/native_asan/program (ASan + UBSan)"
 python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_asan/program
 
+# The emulated boards' passes are independent: two at a time (each is mostly
+# one QEMU process), each into its own log, printed when it ends.
+passes=()
 if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
-    llm_say "pytest: device tests on the emulated ESP32-S3, firmware .pio/idf/esp32s3_test_qemu/flash.bin"
-    python -m pytest test -q "${device_only[@]}" --llm-target=esp32s3-qemu \
-        --llm-firmware=.pio/idf/esp32s3_test_qemu/flash.bin
+    passes+=("emulated ESP32-S3, firmware .pio/idf/esp32s3_test_qemu/flash.bin|--llm-target=esp32s3-qemu|--llm-firmware=.pio/idf/esp32s3_test_qemu/flash.bin")
 fi
-
 for fw in m55_test m55_test_ref; do
-    llm_say "pytest: device tests on the emulated Cortex-M55, firmware .pio/build/$fw/firmware.elf"
-    python -m pytest test -q "${device_only[@]}" --llm-target=qemu --llm-firmware=.pio/build/$fw/firmware.elf
+    passes+=("emulated Cortex-M55, firmware .pio/build/$fw/firmware.elf|--llm-target=qemu|--llm-firmware=.pio/build/$fw/firmware.elf")
 done
+run_pass() {  # "title|target|firmware" log
+    local title target firmware
+    IFS='|' read -r title target firmware <<<"$1"
+    { echo "==> pytest: device tests on the $title"; python -m pytest test -q "${device_only[@]}" "$target" "$firmware"; } >"$2" 2>&1
+}
+failed=0
+for ((i = 0; i < ${#passes[@]}; i += 2)); do
+    pids=()
+    for j in $i $((i + 1)); do
+        [ "$j" -lt "${#passes[@]}" ] || continue
+        run_pass "${passes[$j]}" ".pio/test-pass-$j.log" &
+        pids+=("$!:$j")
+    done
+    for pj in "${pids[@]}"; do
+        wait "${pj%%:*}" || failed=1
+        cat ".pio/test-pass-${pj##*:}.log"
+    done
+done
+[ "$failed" = 0 ] || llm_die "a device-test pass failed (see above)"
 llm_say "all tests passed in $((SECONDS - t0)) s"

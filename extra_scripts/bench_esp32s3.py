@@ -35,8 +35,8 @@ sys.path.insert(0, str(HERE))
 import esp32s3_idf as idf  # noqa: E402
 
 BASE_ENV = 'esp32s3_story_qemu'
-BENCH = re.compile(rb'bench: positions (\d+), per position: core 0 (\d+), core 1 (\d+) instructions')
-REGIONS = re.compile(rb'bench regions \(core 0, per position\): matvec (\d+), attention (\d+), other (\d+)')
+BENCH = re.compile(rb'bench: positions (\d+), per position: core 0 (\d+), core 1 (\d+) instructions[^\n]*\n')
+REGIONS = re.compile(rb'bench regions \(core 0, per position\): matvec (\d+), attention (\d+), other (\d+)\r?\n')
 
 VARIANTS = [
     # label, weights, backend, cores

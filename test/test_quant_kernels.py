@@ -296,7 +296,8 @@ def _attention_expected(q, k, v, ks=None, vs=None):
     return attention(q, kf, vf, extra=1)
 
 
-ATT_DIMS = [(1, 2, 2), (3, 8, 8), (17, 8, 32), (33, 16, 16), (100, 48, 96), (255, 4, 12)]
+ATT_DIMS = [(1, 2, 2), (3, 8, 8), (17, 8, 32), (33, 16, 16), (100, 48, 96), (255, 4, 12), (9, 5, 7),
+            (4, 11, 13)]
 
 
 @pytest.mark.parametrize('dims', ATT_DIMS, ids=lambda d: 'x'.join(map(str, d)))
@@ -308,8 +309,9 @@ def test_attention_quantized_cache(fw, dims, kind):
     out = run(fw, f'attention_{kind}', dims, scale, seed)
     ref = f32(out['ref']).astype(np.float64)
     k_out = f32(out['k']).astype(np.float64)
-    if fw.backend == 'ref':
-        assert np.array_equal(ref, k_out)
+    # The ESP32-S3's int8-cache kernel keeps the reference's order of sums.
+    if fw.backend == 'ref' or (kind == 'q8' and fw.backend == 'esp32s3'):
+        assert np.array_equal(ref, k_out), f'{kind} attention on {fw.backend} is not bit-exact'
     else:
         assert np.max(np.abs(k_out - ref)) <= ATT_DISPATCH_RTOL * (np.max(np.abs(ref)) + 1e-30)
     g = Draws(seed)

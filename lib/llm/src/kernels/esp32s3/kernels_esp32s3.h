@@ -11,9 +11,12 @@
  *                     reference's float combination (s3_pie.h), so the bits
  *                     are the reference's.
  *
- * The rest (rmsnorm, softmax, rope, attention over head_size-long vectors)
- * is short work where a library call costs more than it saves on this
- * chip's scalar FPU: the reference C code serves.
+ *   llm_k_attention   attention.c, attention_q8.c (int8 cache): C for the
+ *   llm_k_attention_q8  scalar FPU, q and up to 8 outputs held in registers
+ *                     across positions, madd.s; the reference's softmax.
+ *
+ * The rest (rmsnorm, softmax, rope) is short work where a library call costs
+ * more than it saves on this chip's scalar FPU: the reference C code serves.
  */
 #ifndef LLM_KERNELS_ESP32S3_H
 #define LLM_KERNELS_ESP32S3_H
@@ -26,6 +29,16 @@
 /* out(d) = w(d, n) @ x(n) through dsps_dotprod_f32. */
 void llm_s3_matvec_f32(float *out, const float *w, const float *x, uint32_t d, uint32_t n);
 #define llm_k_matvec_f32 llm_s3_matvec_f32
+
+/* llm_ref_attention's contract (kernels.h), sums in another order. */
+void llm_s3_attention(float *out, const float *q, const float *k, const float *v, uint32_t n_pos,
+                      uint32_t hs, uint32_t stride, float *att);
+#define llm_k_attention llm_s3_attention
+/* llm_ref_attention_q8's contract (kernels.h), sums in another order. */
+void llm_s3_attention_q8(float *out, const float *q, const int8_t *k, const uint16_t *ks,
+                         const int8_t *v, const uint16_t *vs, uint32_t n_pos, uint32_t hs,
+                         uint32_t stride, uint32_t sstride, float *att);
+#define llm_k_attention_q8 llm_s3_attention_q8
 
 #if LLM_S3_PIE
 #define llm_k_matvec_q8 llm_s3_pie_matvec_q8
