@@ -11,8 +11,10 @@ after the prompt, each core's instructions counted by its ICOUNT register.
     python extra_scripts/bench_esp32s3.py --only q8  # those whose label has q8
 
 Variants: weights fp32 / q8 / q4 (llm-convert --weights), backend reference
-(LLM_BACKEND_REF) or ESP32-S3 (ESP-DSP fp32 rows, PIE q8/q4), one core or
-both (STORY_BOTH_CORES). Printed: instructions per position on each core,
+(LLM_BACKEND_REF) or ESP32-S3 (ESP-DSP fp32 rows, PIE q8/q4, attention for
+the scalar FPU), one core or both (STORY_BOTH_CORES); and the no-PSRAM
+configuration (esp32s3_story_q8_qemu: q8 weights, int8 KV cache, arena in
+internal SRAM) as "q8kv". Printed: instructions per position on each core,
 ratios ESP32-S3 / reference (one core) and busier core two cores / one.
 
 QEMU counts instructions, not cycles: no pipeline stalls, no cache or flash
@@ -38,27 +40,33 @@ BASE_ENV = 'esp32s3_story_qemu'
 BENCH = re.compile(rb'bench: positions (\d+), per position: core 0 (\d+), core 1 (\d+) instructions[^\n]*\n')
 REGIONS = re.compile(rb'bench regions \(core 0, per position\): matvec (\d+), attention (\d+), other (\d+)\r?\n')
 
+# The no-PSRAM configuration: q8 weights, int8 KV cache, arena in internal SRAM.
+NOPSRAM_ENV = 'esp32s3_story_q8_qemu'
+
 VARIANTS = [
-    # label, weights, backend, cores
-    ('ref_fp32_1c', 'f32', 'REF', 1),
-    ('ref_q8_1c', 'q8', 'REF', 1),
-    ('ref_q4_1c', 'q4', 'REF', 1),
-    ('s3_fp32_1c', 'f32', 'ESP32S3', 1),
-    ('s3_q8_1c', 'q8', 'ESP32S3', 1),
-    ('s3_q4_1c', 'q4', 'ESP32S3', 1),
-    ('s3_fp32_2c', 'f32', 'ESP32S3', 2),
-    ('s3_q8_2c', 'q8', 'ESP32S3', 2),
-    ('s3_q4_2c', 'q4', 'ESP32S3', 2),
+    # label, weights, backend, cores, environment
+    ('ref_fp32_1c', 'f32', 'REF', 1, BASE_ENV),
+    ('ref_q8_1c', 'q8', 'REF', 1, BASE_ENV),
+    ('ref_q4_1c', 'q4', 'REF', 1, BASE_ENV),
+    ('s3_fp32_1c', 'f32', 'ESP32S3', 1, BASE_ENV),
+    ('s3_q8_1c', 'q8', 'ESP32S3', 1, BASE_ENV),
+    ('s3_q4_1c', 'q4', 'ESP32S3', 1, BASE_ENV),
+    ('s3_fp32_2c', 'f32', 'ESP32S3', 2, BASE_ENV),
+    ('s3_q8_2c', 'q8', 'ESP32S3', 2, BASE_ENV),
+    ('s3_q4_2c', 'q4', 'ESP32S3', 2, BASE_ENV),
+    ('ref_q8kv_1c', 'q8', 'REF', 1, NOPSRAM_ENV),
+    ('s3_q8kv_1c', 'q8', 'ESP32S3', 1, NOPSRAM_ENV),
+    ('s3_q8kv_2c', 'q8', 'ESP32S3', 2, NOPSRAM_ENV),
 ]
 
 
-def variant_env(label, weights, backend, cores) -> idf.Env:
+def variant_env(label, weights, backend, cores, base) -> idf.Env:
     defines = ['STORY_BENCH=1', f'STORY_BOTH_CORES={1 if cores == 2 else 0}',
                'STORY_STEPS=8']  # a short story first, then the counted bench
     if cores == 1:
         defines.append('LLM_PROFILE')  # per-region counts on the one core
     defines.append(f'LLM_BACKEND=LLM_BACKEND_{backend}')
-    return idf.Env(BASE_ENV, variant=f'bench_{label}', defines=tuple(defines),
+    return idf.Env(base, variant=f'bench_{label}', defines=tuple(defines),
                    convert_args=['--weights', weights])
 
 
@@ -91,10 +99,10 @@ def main() -> int:
     ap.add_argument('-j', '--jobs', type=int, help='ninja jobs')
     args = ap.parse_args()
     res = {}
-    for label, weights, backend, cores in VARIANTS:
+    for label, weights, backend, cores, base in VARIANTS:
         if args.only not in label:
             continue
-        e = variant_env(label, weights, backend, cores)
+        e = variant_env(label, weights, backend, cores, base)
         idf.build(e, args.jobs)
         n, c0, c1, regions = run(e, args.timeout)
         res[label] = (c0, c1)
@@ -104,9 +112,10 @@ def main() -> int:
         print(line, flush=True)
 
     print('\nstories260K, greedy, instructions per position (QEMU -icount shift=0, ICOUNT per core)')
+    print('(q8kv: no PSRAM, q8 weights, int8 KV cache, arena in internal SRAM; the others fp32 KV in PSRAM)')
     print(f'{"weights":8} {"reference 1 core":>17} {"ESP32-S3 1 core":>16} {"ratio":>6} '
           f'{"2 cores busier":>15} {"2c/1c":>6}')
-    for w in ('fp32', 'q8', 'q4'):
+    for w in ('fp32', 'q8', 'q4', 'q8kv'):
         ref = res.get(f'ref_{w}_1c', (0, 0))[0]
         one = res.get(f's3_{w}_1c', (0, 0))[0]
         two = max(res.get(f's3_{w}_2c', (0, 0)))
