@@ -192,8 +192,12 @@ void example_main(void) {
             per_s(stats.n_prompt, stats.prefill_us), (unsigned)stats.n_generated,
             (unsigned)(stats.decode_us / 1000), per_s(stats.n_generated, stats.decode_us),
             llm_end_str(stats.end));
-        say("work: core 0 ran %u items, core 1 ran %u (mat-vec rows and attention heads)\n",
-            (unsigned)items[0], (unsigned)items[1]);
+        if (llm_esp32s3_workers() == 2) {
+            say("work: core 0 ran %u items, core 1 ran %u (mat-vec rows and attention heads)\n",
+                (unsigned)items[0], (unsigned)items[1]);
+        } else {
+            say("work: one core\n");
+        }
         say("RAM: internal %u KB used (%u KB free), PSRAM %u KB used (%u KB free); weights in %s, "
             "KV cache in %s\n",
             (unsigned)((before.internal_free - now.internal_free) >> 10),
