@@ -34,10 +34,10 @@ def find_qemu():
 def run_qemu(target, source, env):  # noqa: ARG001 (SCons action signature)
     build = env.subst("$BUILD_DIR")
     flash = os.path.join(build, "qemu_flash.bin")
-    images = [("0x0", os.path.join(build, "bootloader.bin")),
-              ("0x8000", os.path.join(build, "partitions.bin")),
-              (env.subst("$ESP32_APP_OFFSET") or "0x10000", env.subst("$BUILD_DIR/${PROGNAME}.bin"))]
-    images += [(off, env.subst(img)) for off, img in env.get("FLASH_EXTRA_IMAGES", [])]
+    # The espidf builder lists the bootloader and the partition table in
+    # FLASH_EXTRA_IMAGES, and esp32s3_flash_model.py the model.
+    images = [(off, env.subst(img)) for off, img in env.get("FLASH_EXTRA_IMAGES", [])]
+    images.append((env.subst("$ESP32_APP_OFFSET") or "0x10000", env.subst("$BUILD_DIR/${PROGNAME}.bin")))
     size = env.BoardConfig().get("upload.flash_size", "4MB")
     cmd = [env.subst("$PYTHONEXE"), "-m", "esptool", "--chip", "esp32s3", "merge-bin",
            "--fill-flash-size", size, "-o", flash]
