@@ -23,6 +23,7 @@ as `esptool merge_bin` writes it for QEMU's flash.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shlex
@@ -187,7 +188,6 @@ def build(e: Env, jobs: int | None = None) -> None:
            f'-DLLM_DEFINES={";".join(e.defines())}', *e.cmake_extra_args()]
     # The sdkconfig is made from the defaults files only when it is absent:
     # a change to the command or to a defaults file starts it afresh.
-    import hashlib
     defaults = [ROOT / f for a in cmd if str(a).startswith('-DSDKCONFIG_DEFAULTS=')
                 for f in str(a).split('=', 1)[1].split(';')]
     key = hashlib.sha256(repr(cmd).encode() + b''.join(f.read_bytes() for f in defaults if f.is_file())).hexdigest()
@@ -197,10 +197,10 @@ def build(e: Env, jobs: int | None = None) -> None:
         _run(cmd, env=benv, cwd=ROOT)
         stamp.write_text(key)
     _run(['ninja', '-C', bdir] + ([f'-j{jobs}'] if jobs else []), env=benv)
-    image(e, p)
+    image(e)
 
 
-def image(e: Env, p=None) -> Path:
+def image(e: Env) -> Path:
     """flash.bin: esptool merge_bin of the build's flash_args plus the model
     at its partition's offset, filled to the board's flash size."""
     bdir = e.out / 'build'
