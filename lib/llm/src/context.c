@@ -134,7 +134,7 @@ static llm_status layout(llm_ctx *ctx, const llm_model *m, const llm_params *p, 
     if (p->kv_type != LLM_KV_F32) ctx->kv_tmp = alloc_n(a, 2 * kv_dim, sizeof(float)); /* (2, kv_dim) */
     ctx->xq_len = quant_input_len(m);
     if (ctx->xq_len > 0) {
-        /* 16 spare bytes: ESP-DSP's dsps_dp_s8 reads that far past its inputs. */
+        /* 16 spare bytes: a SIMD kernel may load a whole 16-byte vector at the end. */
         ctx->xq = alloc_n(a, (uint64_t)ctx->xq_len + 16U, sizeof(int8_t)); /* (xq_len + 16) */
         ctx->xq_scale = alloc_n(a, ctx->xq_len / LLM_Q_GROUP_MIN, sizeof(float));  /* (xq_len / 16) */
         ctx->xq_sum = alloc_n(a, ctx->xq_len / LLM_Q_GROUP_MIN, sizeof(int32_t)); /* (xq_len / 16) */

@@ -2,13 +2,11 @@
  * assembly gives each group's exact int32 dot product, this file adds a
  * row's groups in order through the reference's llm_q_acc / llm_q4_acc, so
  * the outputs are llm_ref_matvec_q8 / q4's bits. Compiled only where the
- * assembly is (LLM_S3_PIE: LLM_BACKEND_ESP32S3 on the chip, not
- * LLM_S3_EMULATE_DSP). */
+ * assembly is (LLM_S3_PIE: LLM_BACKEND_ESP32S3 on the chip). */
 #include "../kernels.h"
 #include "s3_pie.h"
 
-#if LLM_BACKEND == LLM_BACKEND_ESP32S3 && !(defined(LLM_S3_EMULATE_DSP) && LLM_S3_EMULATE_DSP) && \
-    LLM_S3_PIE
+#if LLM_BACKEND == LLM_BACKEND_ESP32S3 && LLM_S3_PIE
 
 #include <stddef.h>
 

@@ -6,7 +6,7 @@
  * llm_ref_matvec_q4 bit for bit.
  *
  * LLM_S3_PIE is 1 where the assembly exists: an Xtensa build for an
- * ESP32-S3 (sdkconfig.h), LLM_BACKEND_ESP32S3, not LLM_S3_EMULATE_DSP. This
+ * ESP32-S3 (sdkconfig.h) with LLM_BACKEND_ESP32S3. This
  * header is also read by the .S files (__ASSEMBLER__: macros only).
  */
 #ifndef LLM_S3_PIE_H
@@ -20,8 +20,7 @@
 #endif
 #endif
 
-#if defined(__XTENSA__) && defined(CONFIG_IDF_TARGET_ESP32S3) && \
-    LLM_BACKEND == LLM_BACKEND_ESP32S3 && !(defined(LLM_S3_EMULATE_DSP) && LLM_S3_EMULATE_DSP)
+#if defined(__XTENSA__) && defined(CONFIG_IDF_TARGET_ESP32S3) && LLM_BACKEND == LLM_BACKEND_ESP32S3
 #define LLM_S3_PIE 1
 #else
 #define LLM_S3_PIE 0

@@ -8,7 +8,7 @@
  *   params: right after the codes, per row and group (rows, cols_pad / gs):
  *           q8: one bf16 scale;          value = code * scale, code -127..127
  *           q4: bf16 scale, bf16 offset; value = code * scale + offset, code 0..15
- * so every row starts 16-byte aligned (SIMD loads, ESP-DSP's dsps_dp_s8) and
+ * so every row starts 16-byte aligned (SIMD loads: Helium, PIE) and
  * a group is gs consecutive values. Activations are quantized on the fly to
  * int8 with one float scale per group of the same gs and zero padding, so a
  * weight's padding never contributes, whatever it holds.
