@@ -5,6 +5,7 @@ goes into its own flash partition, and `pio run -t upload` writes it too.
     board_build.partitions = boards/partitions_llm_16mb.csv
     custom_llm_model = stories260K.bin   ; blob or llama2.c checkpoint (model_files.py finds it)
     custom_llm_tokenizer = tok512.bin    ; embedded when converting
+    custom_llm_convert_args = --weights q8   ; optional, passed to llm-convert
     custom_llm_partition = model         ; optional, the default
 
 A llama2.c checkpoint is converted once per change to an llm blob (with
@@ -19,6 +20,7 @@ esp_partition_find_first(..., "model") and maps it (lib/llm_port_esp32s3).
 
 import inspect
 import os
+import shlex
 import subprocess
 import sys
 
@@ -39,14 +41,19 @@ def fail(msg):
 
 
 
-def convert(model, tokenizer, out):
-    """llama2.c checkpoint -> blob, when out is missing or older than its inputs."""
+def convert(model, tokenizer, out, extra_args):
+    """model -> blob with llm-convert's extra_args, when out is missing, older
+    than its inputs, or made with other arguments (recorded beside it)."""
     inputs = [model] + ([tokenizer] if tokenizer else [])
     llmtools_dir = os.path.join(SCRIPTS_DIR, "llmtools")
     inputs += [os.path.join(llmtools_dir, n) for n in os.listdir(llmtools_dir) if n.endswith(".py")]
-    if os.path.isfile(out) and all(os.path.getmtime(out) >= os.path.getmtime(i) for i in inputs):
+    stamp = out + ".args"
+    args_text = " ".join(extra_args)
+    same_args = os.path.isfile(stamp) and open(stamp, encoding="utf-8").read() == args_text
+    if same_args and os.path.isfile(out) and all(os.path.getmtime(out) >= os.path.getmtime(i) for i in inputs):
         return
     cmd = [env.subst("$PYTHONEXE"), "-m", "llmtools", "convert", model, "-o", out, "--no-progress"]
+    cmd += extra_args
     if tokenizer:
         cmd[5:5] = ["--tokenizer", tokenizer]
     run_env = dict(os.environ)
@@ -55,6 +62,8 @@ def convert(model, tokenizer, out):
     if subprocess.call(cmd, env=run_env) != 0:
         fail("converting %s failed (see above); llmtools needs numpy and tqdm in PlatformIO's "
              "Python (%s -m pip install numpy tqdm)" % (model, env.subst("$PYTHONEXE")))
+    with open(stamp, "w", encoding="utf-8") as f:
+        f.write(args_text)
 
 
 def flash_size_bytes():
@@ -71,15 +80,16 @@ def main():
         fail("set board_build.partitions to a table with a %r data partition "
              "(boards/partitions_llm_*.csv)" % label)
 
+    extra_args = shlex.split(env.GetProjectOption("custom_llm_convert_args", ""))
     with open(model, "rb") as f:
         is_blob = f.read(4) == b"LLMB"
-    if is_blob:
+    if is_blob and not extra_args:
         blob = model
     else:
         out_dir = env.subst(os.path.join("$BUILD_DIR", "llm_model"))
         os.makedirs(out_dir, exist_ok=True)
         blob = os.path.join(out_dir, os.path.splitext(os.path.basename(model))[0] + ".llmb")
-        convert(model, tokenizer, blob)
+        convert(model, tokenizer, blob, extra_args)
 
     try:
         parts = partitions.read_partitions(os.path.join(env.subst("$PROJECT_DIR"), csv))
