@@ -16,7 +16,7 @@
  *                              llm_s3_row_cut for a row and an input starting
  *                              w_mis and x_mis bytes (multiples of elem_size,
  *                              < 16) past 16-byte boundaries: head body tail
- *   esp_plan dotcalls          the ESP32-S3 backend only: calls of
+ *   esp_plan dotcalls          the ESP32-S3 backend with LLM_S3_COUNT_DOTCALLS: calls of
  *                              dsps_dotprod_f32 since the last dotcalls that
  *                              met (fast) and missed (slow) its aes3 rules;
  *                              elsewhere fw_error=not_esp32s3
@@ -124,7 +124,7 @@ static void cmd_cut(const char *cmd, char *args) {
 }
 
 static void cmd_dotcalls(const char *cmd) {
-#if LLM_BACKEND == LLM_BACKEND_ESP32S3
+#if LLM_BACKEND == LLM_BACKEND_ESP32S3 && defined(LLM_S3_COUNT_DOTCALLS) && LLM_S3_COUNT_DOTCALLS
     fw_out_begin(cmd, LLM_OK);
     fw_out_kv_u("fast", llm_s3_fast_calls);
     fw_out_kv_u("slow", llm_s3_slow_calls);

@@ -8,15 +8,19 @@
 
 #include "dsps_dotprod.h"
 
+#if defined(LLM_S3_COUNT_DOTCALLS) && LLM_S3_COUNT_DOTCALLS
 uint32_t llm_s3_fast_calls, llm_s3_slow_calls;
+#endif
 
-/* dsps_dotprod_f32, counting whether its aes3 path's rules were met. */
+/* dsps_dotprod_f32; test builds count whether its aes3 path's rules were met. */
 static int dot_f32(const float *a, const float *b, float *dest, int len) {
+#if defined(LLM_S3_COUNT_DOTCALLS) && LLM_S3_COUNT_DOTCALLS
     if (len % 4 == 0 && (((uintptr_t)a | (uintptr_t)b) & 15u) == 0) {
         llm_s3_fast_calls++;
     } else {
         llm_s3_slow_calls++;
     }
+#endif
     return (int)dsps_dotprod_f32(a, b, dest, len);
 }
 

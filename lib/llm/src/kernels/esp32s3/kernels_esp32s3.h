@@ -13,7 +13,9 @@
  *
  *   llm_k_attention   attention.c, attention_q8.c (int8 cache): C for the
  *   llm_k_attention_q8  scalar FPU, q and up to 8 outputs held in registers
- *                     across positions, madd.s; the reference's softmax.
+ *                     across positions. fp32: madd.s, its own exp pass and
+ *                     one divide per output; int8: the reference's order of
+ *                     sums and softmax, so its bits.
  *
  * The rest (rmsnorm, softmax, rope) is short work where a library call costs
  * more than it saves on this chip's scalar FPU: the reference C code serves.
@@ -34,7 +36,7 @@ void llm_s3_matvec_f32(float *out, const float *w, const float *x, uint32_t d, u
 void llm_s3_attention(float *out, const float *q, const float *k, const float *v, uint32_t n_pos,
                       uint32_t hs, uint32_t stride, float *att);
 #define llm_k_attention llm_s3_attention
-/* llm_ref_attention_q8's contract (kernels.h), sums in another order. */
+/* llm_ref_attention_q8's contract and bits (kernels.h). */
 void llm_s3_attention_q8(float *out, const float *q, const int8_t *k, const uint16_t *ks,
                          const int8_t *v, const uint16_t *vs, uint32_t n_pos, uint32_t hs,
                          uint32_t stride, uint32_t sstride, float *att);
@@ -45,9 +47,12 @@ void llm_s3_attention_q8(float *out, const float *q, const int8_t *k, const uint
 #define llm_k_matvec_q4 llm_s3_pie_matvec_q4
 #endif
 
-/* Calls of dsps_dotprod_f32 that met / missed its aes3 fast path's rules
- * (16-byte-aligned inputs, length a multiple of 4) since the tests last
- * zeroed them (test firmware: esp_plan dotcalls). */
+#if defined(LLM_S3_COUNT_DOTCALLS) && LLM_S3_COUNT_DOTCALLS
+/* Test builds only (the test firmware sets it): calls of dsps_dotprod_f32
+ * that met / missed its aes3 fast path's rules (16-byte-aligned inputs,
+ * length a multiple of 4) since the tests last zeroed them (esp_plan
+ * dotcalls). Counted from one core at a time (the tests use one worker). */
 extern uint32_t llm_s3_fast_calls, llm_s3_slow_calls;
+#endif
 
 #endif /* LLM_KERNELS_ESP32S3_H */
