@@ -7,6 +7,25 @@
 
 #include "fw_port.h"
 
+long fw_line_from(int (*next)(void), char *buf, size_t cap) {
+    size_t n = 0;
+    int overflow = 0, ch;
+    while ((ch = next()) != '\n') {
+        if (ch < 0) {
+            if (n == 0 && !overflow) return -1;
+            break;
+        }
+        if (ch == '\r') continue;
+        if (n + 1 < cap) {
+            buf[n++] = (char)ch;
+        } else {
+            overflow = 1;
+        }
+    }
+    buf[n] = '\0';
+    return overflow ? -2 : (long)n;
+}
+
 char *fw_word(char **cursor) {
     char *p = *cursor;
     while (*p == ' ') p++;

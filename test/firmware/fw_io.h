@@ -12,6 +12,13 @@
 
 #include "llm.h"
 
+/* One line from a byte source, for ports that read their console byte by
+ * byte: next() returns a byte, or -1 at end of input. buf (cap >= 2 bytes)
+ * gets the line without CR or LF. Returns its length, -1 at end of input
+ * before any byte, or -2 when it did not fit (the rest is read and dropped;
+ * buf holds its beginning). */
+long fw_line_from(int (*next)(void), char *buf, size_t cap);
+
 /* Next space-separated word of *cursor (NUL-terminated in place), or NULL. */
 char *fw_word(char **cursor);
 

@@ -157,31 +157,19 @@ static void data_chunk(char *hex) {
 }
 
 /* One raw line from the console, blocking. */
-static long raw_line(char *buf, size_t cap) {
-    size_t n = 0;
-    int overflow = 0;
+/* Next console byte, waiting for one (the console never ends). */
+static int console_byte(void) {
     for (;;) {
         const int ch = fgetc(stdin);
-        if (ch == EOF) {
-            vTaskDelay(1);
-            continue;
-        }
-        if (ch == '\n') break;
-        if (ch == '\r') continue;
-        if (n + 1 < cap) {
-            buf[n++] = (char)ch;
-        } else {
-            overflow = 1;
-        }
+        if (ch != EOF) return ch;
+        vTaskDelay(1);
     }
-    buf[n] = '\0';
-    return overflow ? -2 : (long)n;
 }
 
 long fw_port_read_line(char *buf, size_t cap) {
     if (cap < 2) return -1;
     for (;;) {
-        const long n = raw_line(buf, cap);
+        const long n = fw_line_from(console_byte, buf, cap);
         if (n >= 0 && strncmp(buf, "@file ", 6) == 0) {
             begin_file(buf + 6);
         } else if (n >= 0 && strncmp(buf, "@data ", 6) == 0) {

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fw_io.h"
 #include "fw_port.h"
 
 enum { SYS_EXIT = 1, SYS_READ = 3, SYS_WRITE = 4, SYS_OPEN = 5, SYS_CLOSE = 6, SYS_LSEEK = 19 };
@@ -66,22 +67,7 @@ static int next_char(void) {
 
 long fw_port_read_line(char *buf, size_t cap) {
     if (cap < 2) return -1;
-    size_t n = 0;
-    int overflow = 0, ch;
-    while ((ch = next_char()) != '\n') {
-        if (ch < 0) {
-            if (n == 0) return -1;
-            break;
-        }
-        if (ch == '\r') continue;
-        if (n + 1 < cap) {
-            buf[n++] = (char)ch;
-        } else {
-            overflow = 1;
-        }
-    }
-    buf[n] = '\0';
-    return overflow ? -2 : (long)n;
+    return fw_line_from(next_char, buf, cap);
 }
 
 long fw_port_file_size(const char *path) {
