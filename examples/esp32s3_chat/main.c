@@ -83,7 +83,7 @@ void example_main(void) {
 
     static llm_esp32s3_model mapped;
     llm_status s = llm_esp32s3_model_map("model", &mapped);
-    if (s != LLM_OK) halt("no model in the \"model\" partition (flash one: see boards/esp32s3.ini)", s);
+    if (s != LLM_OK) halt(mapped.why, s);
     static llm_model model;
     s = llm_model_open(&model, mapped.data, mapped.size);
     if (s != LLM_OK) halt("llm_model_open", s);

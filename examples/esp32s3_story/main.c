@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "esp_partition.h"
 #include "freertos/FreeRTOS.h"
 #include "freertos/task.h"
 
@@ -120,12 +119,8 @@ void example_main(void) {
     snprintf(where, sizeof where, "the app image (flash .rodata)");
 #else
     static llm_esp32s3_model mapped;
-    /* A table without the partition is not an empty partition: say which. */
-    if (esp_partition_find_first(ESP_PARTITION_TYPE_DATA, ESP_PARTITION_SUBTYPE_ANY, "model") == NULL)
-        halt("no \"model\" partition in the partition table (flash one with it: see "
-             "boards/partitions_llm_*.csv)", LLM_ERR_ARG);
     llm_status s = llm_esp32s3_model_map("model", &mapped);
-    if (s != LLM_OK) halt("no model in the \"model\" partition (flash one: see boards/esp32s3.ini)", s);
+    if (s != LLM_OK) halt(mapped.why, s);
     data = mapped.data;
     size = mapped.size;
     snprintf(where, sizeof where, "flash partition \"model\" at 0x%x", (unsigned)mapped.flash_offset);

@@ -68,12 +68,14 @@ typedef struct llm_esp32s3_model {
     uint32_t flash_offset; /* partition offset in flash */
     size_t part_size;      /* partition size */
     uint32_t handle;       /* esp_partition_mmap handle */
+    char why[128];         /* on failure: what went wrong, one line for the user */
 } llm_esp32s3_model;
 
 /* Find the data partition labelled label (e.g. "model"), read its header and
  * map exactly the model's bytes. LLM_ERR_ARG when there is no such partition
  * or mapping fails; llm_esp_model_extent's errors for its contents (an
- * erased partition is LLM_ERR_MAGIC: flash a model first). */
+ * erased partition is LLM_ERR_MAGIC: flash a model first). On failure
+ * out->why says which, and the same line is logged. */
 llm_status llm_esp32s3_model_map(const char *label, llm_esp32s3_model *out);
 void llm_esp32s3_model_unmap(llm_esp32s3_model *m);
 
