@@ -27,12 +27,12 @@ from pathlib import Path
 import pytest
 
 import esp32s3_idf as idf
+import esp32s3_tools
 from helpers.golden import LLAMA2C_GREEDY_200
 from llmtools import blob as blobmod
 from llmtools import testmodels
 from llmtools.blob import Config
 
-IDF_PATH = Path(os.environ.get('IDF_PATH') or Path.home() / '.cache' / 'llm-mcu' / 'esp32s3' / 'esp-idf')
 PROMPT = b'Once upon a time'
 HEADER = b'--- story 1 (seed 1) ---\n'
 # The model partition of each environment's table (boards/partitions_llm_*.csv).
@@ -243,7 +243,8 @@ def test_no_model_partition(tmp_path):
     assert any(r.startswith('factory,') for r in rows) and len(rows) == 3, rows
     csv, table = tmp_path / 'no_model.csv', tmp_path / 'no_model.bin'
     csv.write_text('\n'.join(rows) + '\n')
-    subprocess.run([sys.executable, IDF_PATH / 'components' / 'partition_table' / 'gen_esp32part.py',
+    gen = esp32s3_tools.paths()['idf'] / 'components' / 'partition_table' / 'gen_esp32part.py'
+    subprocess.run([sys.executable, gen,
                     csv, table], check=True, capture_output=True)
     new = table.read_bytes()
     assert 0 < len(new) <= 0x1000
