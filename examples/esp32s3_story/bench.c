@@ -67,18 +67,15 @@ void llm_profile_region(int region) {
 }
 #endif
 
-static uint32_t argmax(const float *x, uint32_t n) {
-    uint32_t best = 0;
-    for (uint32_t i = 1; i < n; i++) best = x[i] > x[best] ? i : best;
-    return best;
-}
-
 void story_bench(llm_ctx *ctx, const char *prompt, char *line, size_t line_cap) {
     int32_t toks[64];
     size_t n_prompt = 0;
     if (llm_encode(ctx, prompt, 1, 0, toks, 64, &n_prompt) != LLM_OK || n_prompt == 0) return;
     uint32_t total = (uint32_t)n_prompt + STORY_BENCH_POSITIONS;
     if (total > ctx->seq_len) total = ctx->seq_len;
+    llm_sampler_params sp = llm_sampler_default();
+    sp.temperature = 0.0f; /* greedy: the library's argmax */
+    llm_sampler_set(ctx, &sp);
     int32_t token = toks[0];
     float *logits = NULL;
     /* The prompt's positions first, uncounted. */
@@ -97,7 +94,7 @@ void story_bench(llm_ctx *ctx, const char *prompt, char *line, size_t line_cap) 
     const int64_t t0 = esp_timer_get_time();
     for (; pos < total; pos++) {
         if (llm_forward(ctx, token, pos, &logits) != LLM_OK) return;
-        token = (int32_t)argmax(logits, ctx->model->config.vocab_size);
+        token = llm_sample(ctx, logits, NULL, 0);
     }
     const int64_t us = esp_timer_get_time() - t0;
     on_both(icount_read, &count[0], &count[1]);
