@@ -138,6 +138,7 @@ def kv_bytes(c: Config, seq: int, kv: str) -> int:
     total = 2 * _a(n * elem)
     if kv == 'q8':
         total += 2 * _a(2 * c.n_layers * seq * c.n_kv_heads)  # bf16 scales
+        total += _a(c.n_heads * c.head_size) + _a(2 * c.n_heads)  # q quantized, its scales
     if kv != 'f32':
         total += _a(4 * 2 * c.kv_dim)                           # kv_tmp
     return total

@@ -135,9 +135,10 @@ def test_matvec_misaligned_exact(fw, dtype, dims, mis):
 
 
 def test_matvec_misalign_usage(fw):
-    """mis= is for the mat-vecs only, 0..15, last."""
+    """mis= is for the mat-vecs and the int8 attention only, 0..15, last."""
     for bad in ('matvec_q8 2 64 32 0.5 1 mis=16', 'matvec_q8 2 64 32 0.5 1 mis=x',
-                'matvec_q4 2 64 32 0.5 1 mis=1 extra', 'dequant_q8 64 32 0.5 1 mis=1'):
+                'matvec_q4 2 64 32 0.5 1 mis=1 extra', 'dequant_q8 64 32 0.5 1 mis=1',
+                'attention_f16 2 8 8 0.5 1 mis=1'):
         with pytest.raises(AssertionError, match='usage'):
             fw.command(f'qkernel {bad}')
 
@@ -296,17 +297,14 @@ def _attention_expected(q, k, v, ks=None, vs=None):
     return attention(q, kf, vf, extra=1)
 
 
+# (n_pos, hs, stride): odd and even head sizes, rows that are and are not
+# multiples of 16 bytes, hs of one, two and several 16-byte vectors, and one
+# head longer than the ESP32-S3's PIE path takes (256).
 ATT_DIMS = [(1, 2, 2), (3, 8, 8), (17, 8, 32), (33, 16, 16), (100, 48, 96), (255, 4, 12), (9, 5, 7),
-            (4, 11, 13)]
+            (4, 11, 13), (21, 32, 40), (6, 64, 64), (5, 257, 257)]
 
 
-@pytest.mark.parametrize('dims', ATT_DIMS, ids=lambda d: 'x'.join(map(str, d)))
-@pytest.mark.parametrize('kind', ['f16', 'q8'])
-def test_attention_quantized_cache(fw, dims, kind):
-    n_pos, hs, stride = dims
-    seed = 31 + n_pos * hs
-    scale = 1.0
-    out = run(fw, f'attention_{kind}', dims, scale, seed)
+def _check_attention(fw, kind, dims, out, seed, scale):
     ref = f32(out['ref']).astype(np.float64)
     k_out = f32(out['k']).astype(np.float64)
     # The ESP32-S3's int8-cache kernel keeps the reference's order of sums.
@@ -314,6 +312,7 @@ def test_attention_quantized_cache(fw, dims, kind):
         assert np.array_equal(ref, k_out), f'{kind} attention on {fw.backend} is not bit-exact'
     else:
         assert np.max(np.abs(k_out - ref)) <= ATT_DISPATCH_RTOL * (np.max(np.abs(ref)) + 1e-30)
+    n_pos, hs, stride = dims
     g = Draws(seed)
     q = g.values(scale, hs)
     if kind == 'f16':
@@ -325,9 +324,30 @@ def test_attention_quantized_cache(fw, dims, kind):
         ks = quant.bf16_to_f32(np.array([g.scale_bits(scale / 127) for _ in range(n_pos)], np.uint16))
         vc = g.q8(n_pos * stride).reshape(n_pos, stride)[:, :hs]
         vs = quant.bf16_to_f32(np.array([g.scale_bits(scale / 127) for _ in range(n_pos)], np.uint16))
+        qq, qs = quant.kv_store_q8(q[None, :])  # the query as the kernel gets it
+        q = qq[0].astype(np.float64) * float(quant.bf16_to_f32(qs)[0])
         exp, tol = _attention_expected(q, kc, vc, ks.astype(np.float64), vs.astype(np.float64))
     err = np.abs(ref - exp)
     assert np.all(err <= tol), f'max |diff| {err.max():g}, tolerance {tol.min():g}..{tol.max():g}'
+
+
+@pytest.mark.parametrize('dims', ATT_DIMS, ids=lambda d: 'x'.join(map(str, d)))
+@pytest.mark.parametrize('kind', ['f16', 'q8'])
+def test_attention_quantized_cache(fw, dims, kind):
+    seed = 31 + dims[0] * dims[1]
+    out = run(fw, f'attention_{kind}', dims, 1.0, seed)
+    _check_attention(fw, kind, dims, out, seed, 1.0)
+
+
+@pytest.mark.parametrize('mis', [1, 5, 8, 15])
+@pytest.mark.parametrize('dims', [(17, 8, 32), (33, 16, 16), (9, 48, 56), (4, 11, 13)],
+                         ids=lambda d: 'x'.join(map(str, d)))
+def test_attention_q8_misaligned_cache(fw, dims, mis):
+    """An int8 cache that starts mis bytes past a 16-byte boundary (its
+    rows then straddle vector boundaries differently)."""
+    seed = 77 + dims[0] * dims[1] + mis
+    out = run(fw, 'attention_q8', dims, 1.0, seed, mis=mis)
+    _check_attention(fw, 'q8', dims, out, seed, 1.0)
 
 
 def test_bad_group_size_rejected(fw):

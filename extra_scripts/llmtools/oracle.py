@@ -10,7 +10,8 @@ used exactly as the C library uses them: each mat-vec quantizes its input
 per group and sums int32 group products (bit-identical to the C kernels), and
 an embedding row is dequantized. kv_type 'f16' or 'q8' stores keys and
 values as the C cache does (IEEE half; int8 with a bf16 scale per head and
-position) and attends over the stored values.
+position) and attends over the stored values; with 'q8' the query is
+quantized the same way first, as the C kernel's integer scores need.
 """
 from __future__ import annotations
 
@@ -114,6 +115,8 @@ class Model:
             self.value_cache[l, pos] = self._stored(_mv(L["wv"], xb).reshape(nkv, hs))
             keys = self.key_cache[l, :pos + 1]    # (T, nkv, hs)
             vals = self.value_cache[l, :pos + 1]  # (T, nkv, hs)
+            if self.kv_type == "q8":  # an int8 cache meets a query quantized like it
+                q = self._stored(q)
             qg = q.reshape(nkv, kv_mul, hs)       # query head h uses kv head h // kv_mul
             att = np.einsum("gmd,tgd->gmt", qg, keys) * self.scale  # (nkv, kv_mul, T)
             att = np.exp(att - att.max(axis=-1, keepdims=True))

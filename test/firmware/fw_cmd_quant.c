@@ -38,8 +38,10 @@
  *       attention_f16 <n_pos> <hs> <stride>
  *                                    q(hs), k(n_pos*stride) f16, v(n_pos*stride) f16 -> out(hs)
  *       attention_q8 <n_pos> <hs> <stride>
- *                                    q(hs), k(n_pos*stride) q8 codes, ks(n_pos) scales,
- *                                    v(n_pos*stride) q8 codes, vs(n_pos) scales -> out(hs)
+ *                                    q(hs) quantized as one cache head, k(n_pos*stride)
+ *                                    q8 codes, ks(n_pos) scales, v(n_pos*stride) q8
+ *                                    codes, vs(n_pos) scales -> out(hs) (mis=<m> as
+ *                                    for the mat-vecs: k and v start m bytes in)
  * Every buffer is allocated with exactly its size (ESP-DSP-style over-reads
  * are the backend's to avoid), so the sanitizer build catches overruns.
  */
@@ -332,25 +334,34 @@ static void run_op(const char *cmd, int op, const uint32_t *d, float scale, uint
         }
         const size_t elem = op == OP_ATT_F16 ? sizeof(uint16_t) : sizeof(int8_t);
         float *q = take(b, hs * sizeof(float));
-        void *kc = take(b, n * elem), *vc = take(b, n * elem);
+        uint8_t *kc = take(b, n * elem + mis), *vc = take(b, n * elem + mis);
         uint16_t *ks = take(b, n_pos * sizeof(uint16_t)), *vs = take(b, n_pos * sizeof(uint16_t));
         float *k = take(b, hs * sizeof(float)), *ref = take(b, hs * sizeof(float));
         float *att = take(b, n_pos * sizeof(float));
         if (b->failed) return;
+        kc += mis;
+        vc += mis;
         fill_values(r, q, hs, scale);
         if (op == OP_ATT_F16) {
-            uint16_t *kh = kc, *vh = vc;
+            uint16_t *kh = (uint16_t *)kc, *vh = (uint16_t *)vc;
             for (size_t i = 0; i < n; i++) kh[i] = llm_f32_to_f16(draw_value(r, scale));
             for (size_t i = 0; i < n; i++) vh[i] = llm_f32_to_f16(draw_value(r, scale));
             llm_k_attention_f16(k, q, kh, vh, d[0], d[1], d[2], att);
             llm_ref_attention_f16(ref, q, kh, vh, d[0], d[1], d[2], att);
         } else {
-            fill_q8(r, kc, n);
+            fill_q8(r, (int8_t *)kc, n);
             fill_scales(r, ks, n_pos, scale / 127.0f);
-            fill_q8(r, vc, n);
+            fill_q8(r, (int8_t *)vc, n);
             fill_scales(r, vs, n_pos, scale / 127.0f);
-            llm_k_attention_q8(k, q, kc, ks, vc, vs, d[0], d[1], d[2], 1, att);
-            llm_ref_attention_q8(ref, q, kc, ks, vc, vs, d[0], d[1], d[2], 1, att);
+            /* The query as forward.c gives it: quantized like one cache head. */
+            int8_t *qq = take(b, hs);
+            uint16_t qs;
+            if (b->failed) return;
+            llm_ref_kv_store_q8(qq, &qs, q, 1, hs);
+            const float qsf = llm_bf16_to_f32(qs);
+            const int8_t *kq = (const int8_t *)kc, *vq = (const int8_t *)vc;
+            llm_k_attention_q8(k, qq, qsf, kq, ks, vq, vs, d[0], d[1], d[2], 1, att);
+            llm_ref_attention_q8(ref, qq, qsf, kq, ks, vq, vs, d[0], d[1], d[2], 1, att);
         }
         fw_out_begin(cmd, LLM_OK);
         fw_out_kv_f32_hex("k", k, hs);
@@ -383,7 +394,7 @@ void fw_cmd_qkernel(const char *cmd, char *args) {
     }
     char *extra = bad ? NULL : fw_word(&args);
     if (extra != NULL) {
-        bad = (op != OP_MATVEC_Q8 && op != OP_MATVEC_Q4) || strncmp(extra, "mis=", 4) != 0 ||
+        bad = (op != OP_MATVEC_Q8 && op != OP_MATVEC_Q4 && op != OP_ATT_Q8) || strncmp(extra, "mis=", 4) != 0 ||
               fw_parse_u32(extra + 4, &mis) != 0 || mis > 15 || fw_word(&args) != NULL;
     }
     if (bad) {

@@ -219,6 +219,8 @@ typedef struct llm_ctx {
     uint16_t *key_scale;        /* (n_layers, seq_len, n_kv_heads) bf16; LLM_KV_Q8 only */
     uint16_t *value_scale;      /* (n_layers, seq_len, n_kv_heads) bf16; LLM_KV_Q8 only */
     float *kv_tmp;              /* (2, kv_dim) new k, v before storing; not for LLM_KV_F32 */
+    int8_t *qq;                 /* (n_heads*head_size) q quantized per head; LLM_KV_Q8 only */
+    uint16_t *q_scale;          /* (n_heads) its bf16 scales; LLM_KV_Q8 only */
     int8_t *xq;                 /* (xq_len + 16) activations quantized for q8/q4 weights */
     float *xq_scale;            /* (xq_len / 16) their per-group scales */
     int32_t *xq_sum;            /* (xq_len / 16) per-group sums of the quants */

@@ -130,6 +130,8 @@ static llm_status layout(llm_ctx *ctx, const llm_model *m, const llm_params *p, 
         const uint64_t n_scales = (uint64_t)c->n_layers * seq_len * c->n_kv_heads;
         ctx->key_scale = alloc_n(a, n_scales, sizeof(uint16_t));   /* (n_layers, seq_len, n_kv_heads) */
         ctx->value_scale = alloc_n(a, n_scales, sizeof(uint16_t)); /* (n_layers, seq_len, n_kv_heads) */
+        ctx->qq = alloc_n(a, (uint64_t)c->n_heads * hs, sizeof(int8_t)); /* (n_heads*hs) */
+        ctx->q_scale = alloc_n(a, c->n_heads, sizeof(uint16_t));         /* (n_heads) */
     }
     if (p->kv_type != LLM_KV_F32) ctx->kv_tmp = alloc_n(a, 2 * kv_dim, sizeof(float)); /* (2, kv_dim) */
     ctx->xq_len = quant_input_len(m);

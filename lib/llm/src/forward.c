@@ -137,18 +137,21 @@ static void att_job_heads(void *arg, uint32_t begin, uint32_t end) {
         const uint32_t g = h / j->kv_mul; /* kv head */
         const size_t kv_off = (size_t)g * j->hs;
         float *out = ctx->xb + (size_t)h * j->hs, *att = ctx->att + (size_t)h * ctx->seq_len;
+        if (ctx->kv_type == LLM_KV_Q8) {
+            const uint32_t n_kv = j->kv_dim / j->hs;
+            llm_k_attention_q8(out, ctx->qq + (size_t)h * j->hs, llm_bf16_to_f32(ctx->q_scale[h]),
+                               (const int8_t *)j->k0 + kv_off, j->ks0 + g,
+                               (const int8_t *)j->v0 + kv_off, j->vs0 + g, j->n_pos, j->hs,
+                               j->kv_dim, n_kv, att);
+            continue;
+        }
         const float *q = ctx->q + (size_t)h * j->hs;
         if (ctx->kv_type == LLM_KV_F32) {
             llm_k_attention(out, q, (const float *)j->k0 + kv_off, (const float *)j->v0 + kv_off,
                             j->n_pos, j->hs, j->kv_dim, att);
-        } else if (ctx->kv_type == LLM_KV_F16) {
+        } else {
             llm_k_attention_f16(out, q, (const uint16_t *)j->k0 + kv_off,
                                 (const uint16_t *)j->v0 + kv_off, j->n_pos, j->hs, j->kv_dim, att);
-        } else {
-            const uint32_t n_kv = j->kv_dim / j->hs;
-            llm_k_attention_q8(out, q, (const int8_t *)j->k0 + kv_off, j->ks0 + g,
-                               (const int8_t *)j->v0 + kv_off, j->vs0 + g, j->n_pos, j->hs,
-                               j->kv_dim, n_kv, att);
         }
     }
 }
@@ -235,6 +238,10 @@ llm_status llm_forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits
         llm_k_rope(ctx->q, c->n_heads, hs, ctx->rope_cs);
         llm_k_rope(k, c->n_kv_heads, hs, ctx->rope_cs);
         if (!direct) kv_store(ctx, l, pos, k, v, c->n_kv_heads, hs);
+        /* An int8 cache meets an int8 query: every score is an integer dot. */
+        if (ctx->kv_type == LLM_KV_Q8) {
+            llm_k_kv_store_q8(ctx->qq, ctx->q_scale, ctx->q, c->n_heads, hs);
+        }
 
         const size_t s0 = kv_index(ctx, l, 0) * c->n_kv_heads; /* layer l's first scale */
         att_job aj = {ctx,

@@ -63,10 +63,12 @@ void llm_ref_kv_store_q8(int8_t *dst, uint16_t *scale, const float *src, uint32_
 /* llm_ref_attention over an fp16 cache (k, v: (n_pos, stride) half bits). */
 void llm_ref_attention_f16(float *out, const float *q, const uint16_t *k, const uint16_t *v,
                            uint32_t n_pos, uint32_t hs, uint32_t stride, float *att);
-/* llm_ref_attention over an int8 cache with scales ks, vs (n_pos, sstride). */
-void llm_ref_attention_q8(float *out, const float *q, const int8_t *k, const uint16_t *ks,
-                          const int8_t *v, const uint16_t *vs, uint32_t n_pos, uint32_t hs,
-                          uint32_t stride, uint32_t sstride, float *att);
+/* llm_ref_attention over an int8 cache with scales ks, vs (n_pos, sstride),
+ * for a query quantized as the cache is (llm_ref_kv_store_q8 of one head):
+ * qq(hs) int8 with scale qs, so each score's dot product is an exact int32. */
+void llm_ref_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *k,
+                          const uint16_t *ks, const int8_t *v, const uint16_t *vs, uint32_t n_pos,
+                          uint32_t hs, uint32_t stride, uint32_t sstride, float *att);
 
 #include "ref/quantize.h"
 

@@ -51,10 +51,12 @@ void llm_cm55_matvec_q8(float *out, const int8_t *w, const uint16_t *ws, const i
 void llm_cm55_matvec_q4(float *out, const uint8_t *w, const uint16_t *wp, const int8_t *xq,
                         const float *xs, const int32_t *xsum, uint32_t d, uint32_t n_pad,
                         uint32_t gs);
-/* Attention over an int8 KV cache (float math, reordered sums). */
-void llm_cm55_attention_q8(float *out, const float *q, const int8_t *k, const uint16_t *ks,
-                           const int8_t *v, const uint16_t *vs, uint32_t n_pos, uint32_t hs,
-                           uint32_t stride, uint32_t sstride, float *att);
+/* Attention over an int8 KV cache (exact integer scores, then float math
+ * with reordered sums). */
+void llm_cm55_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *k,
+                           const uint16_t *ks, const int8_t *v, const uint16_t *vs,
+                           uint32_t n_pos, uint32_t hs, uint32_t stride, uint32_t sstride,
+                           float *att);
 
 #define llm_k_quantize_q8 llm_cm55_quantize_q8
 #define llm_k_matvec_q8 llm_cm55_matvec_q8

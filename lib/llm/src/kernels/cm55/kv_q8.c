@@ -29,56 +29,73 @@ ALWAYS_INLINE float32x4_t col_z(const int8_t *c, uint32x4_t off, mve_pred16_t p)
     return vcvtq_f32_s32(vldrbq_gather_offset_z_s32(c, off, p));
 }
 
-/* Columns c..c+m-1 (m 1..4, a constant after inlining) of the scores of
- * every position: att[t] (+)= sum_j q[j] k[t][j], kc = k + c; stored when
- * first, added to att otherwise. When last, each score is multiplied by its
- * key scale ks[t * sstride], and mx raised to the lane-wise maximum. Rows
- * past n_pos are never read: the last n_pos % 4 positions go under a tail
- * predicate. */
-ALWAYS_INLINE float32x4_t score_pass(float *att, const float *qc, const int8_t *kc,
+/* Column c[0] of four cache rows at byte offsets off from c, as int32. */
+ALWAYS_INLINE int32x4_t col_i(const int8_t *c, uint32x4_t off) {
+    return vldrbq_gather_offset_s32(c, off);
+}
+
+/* The same for the lanes of p (the others 0). */
+ALWAYS_INLINE int32x4_t col_iz(const int8_t *c, uint32x4_t off, mve_pred16_t p) {
+    return vldrbq_gather_offset_z_s32(c, off, p);
+}
+
+/* Columns c..c+m-1 (m 1..4, a constant after inlining) of the integer
+ * scores of every position: d[t] (+)= sum_j qq[j] k[t][j], kc = k + c, kept
+ * as int32 in att's words (exact); stored when first, added otherwise. When
+ * last, each becomes the float (float)d[t] * ks[t * sstride], and mx is
+ * raised to the lane-wise maximum. Rows past n_pos are never read: the last
+ * n_pos % 4 positions go under a tail predicate. */
+ALWAYS_INLINE float32x4_t score_pass(float *att, const int8_t *qc, const int8_t *kc,
                                      const uint16_t *ks, uint32_t n_pos, uint32_t stride,
                                      uint32_t sstride, int m, int first, int last,
                                      float32x4_t mx) {
-    const float q0 = qc[0], q1 = m > 1 ? qc[1] : 0.0f, q2 = m > 2 ? qc[2] : 0.0f,
-                q3 = m > 3 ? qc[3] : 0.0f;
+    const int32_t q0 = qc[0], q1 = m > 1 ? qc[1] : 0, q2 = m > 2 ? qc[2] : 0,
+                  q3 = m > 3 ? qc[3] : 0;
     uint32x4_t off = vmulq_n_u32(vidupq_n_u32(0u, 1), stride);   /* rows t..t+3, bytes */
     uint32x4_t soff = vmulq_n_u32(vidupq_n_u32(0u, 1), sstride); /* their scales, halfwords */
     const uint32_t step = 4u * stride, sstep = 4u * sstride;
-    float *a = att;
+    int32_t *a = (int32_t *)att;
     for (uint32_t b = n_pos / 4u; b > 0; b--) {
-        float32x4_t acc = col(kc, off);
-        acc = first ? vmulq_n_f32(acc, q0) : vfmaq_n_f32(vld1q_f32(a), acc, q0);
-        if (m > 1) acc = vfmaq_n_f32(acc, col(kc + 1, off), q1);
-        if (m > 2) acc = vfmaq_n_f32(acc, col(kc + 2, off), q2);
-        if (m > 3) acc = vfmaq_n_f32(acc, col(kc + 3, off), q3);
+        int32x4_t acc = col_i(kc, off);
+        acc = first ? vmulq_n_s32(acc, q0) : vmlaq_n_s32(vld1q_s32(a), acc, q0);
+        if (m > 1) acc = vmlaq_n_s32(acc, col_i(kc + 1, off), q1);
+        if (m > 2) acc = vmlaq_n_s32(acc, col_i(kc + 2, off), q2);
+        if (m > 3) acc = vmlaq_n_s32(acc, col_i(kc + 3, off), q3);
         if (last) {
-            acc = vmulq_f32(acc, llm__vbf16(vldrhq_gather_shifted_offset_u32(ks, soff)));
+            const float32x4_t sc = vmulq_f32(
+                vcvtq_f32_s32(acc), llm__vbf16(vldrhq_gather_shifted_offset_u32(ks, soff)));
             soff = vaddq_n_u32(soff, sstep);
-            mx = vmaxnmq_f32(mx, acc);
+            mx = vmaxnmq_f32(mx, sc);
+            vst1q_f32((float *)a, sc);
+        } else {
+            vst1q_s32(a, acc);
         }
-        vst1q_f32(a, acc);
         off = vaddq_n_u32(off, step);
         a += 4;
     }
     const uint32_t tail = n_pos % 4u;
     if (tail) {
         const mve_pred16_t p = vctp32q(tail);
-        float32x4_t acc = col_z(kc, off, p);
-        acc = first ? vmulq_n_f32(acc, q0) : vfmaq_n_f32(vldrwq_z_f32(a, p), acc, q0);
-        if (m > 1) acc = vfmaq_n_f32(acc, col_z(kc + 1, off, p), q1);
-        if (m > 2) acc = vfmaq_n_f32(acc, col_z(kc + 2, off, p), q2);
-        if (m > 3) acc = vfmaq_n_f32(acc, col_z(kc + 3, off, p), q3);
+        int32x4_t acc = col_iz(kc, off, p);
+        acc = first ? vmulq_n_s32(acc, q0) : vmlaq_n_s32(vldrwq_z_s32(a, p), acc, q0);
+        if (m > 1) acc = vmlaq_n_s32(acc, col_iz(kc + 1, off, p), q1);
+        if (m > 2) acc = vmlaq_n_s32(acc, col_iz(kc + 2, off, p), q2);
+        if (m > 3) acc = vmlaq_n_s32(acc, col_iz(kc + 3, off, p), q3);
         if (last) {
-            acc = vmulq_f32(acc, llm__vbf16(vldrhq_gather_shifted_offset_z_u32(ks, soff, p)));
-            mx = vmaxnmq_m_f32(mx, mx, acc, p);
+            const float32x4_t sc = vmulq_f32(
+                vcvtq_f32_s32(acc),
+                llm__vbf16(vldrhq_gather_shifted_offset_z_u32(ks, soff, p)));
+            mx = vmaxnmq_m_f32(mx, mx, sc, p);
+            vstrwq_p_f32((float *)a, sc, p);
+        } else {
+            vstrwq_p_s32(a, acc, p);
         }
-        vstrwq_p_f32(a, acc, p);
     }
     return mx;
 }
 
 /* One score pass over m query columns, m, first and last chosen at run time. */
-static float32x4_t score_cols(float *att, const float *qc, const int8_t *kc, const uint16_t *ks,
+static float32x4_t score_cols(float *att, const int8_t *qc, const int8_t *kc, const uint16_t *ks,
                               uint32_t n_pos, uint32_t stride, uint32_t sstride, uint32_t m,
                               int first, int last, float32x4_t mx) {
 #define PASS(M)                                                                                \
@@ -151,24 +168,25 @@ ALWAYS_INLINE void wsum_pass(float *out, const float *w, const int8_t *vc, uint3
     llm__vsum4(out, a0, a1, a2, a3, vctp32q((uint32_t)m));
 }
 
-/* As llm_ref_attention_q8: k, v (n_pos, stride) int8, ks, vs (n_pos,
- * sstride) bf16; att (n_pos) scratch: it ends holding the unnormalised
- * weights times the value scales. n_pos >= 1, 1 <= hs <= stride. The
- * 1/sqrt(hs) scale is applied inside the exp's argument and the
- * normalisation after the weighted sum, so each is one multiply; sums differ
- * from the reference in order and fused multiply-adds only. */
-NO_SCHED void llm_cm55_attention_q8(float *out, const float *q, const int8_t *k,
+/* As llm_ref_attention_q8: qq(hs) int8 with scale qs, k, v (n_pos, stride)
+ * int8, ks, vs (n_pos, sstride) bf16; att (n_pos) scratch: it ends holding
+ * the unnormalised weights times the value scales. n_pos >= 1,
+ * 1 <= hs <= stride. The integer scores are exact; qs / sqrt(hs) is applied
+ * inside the exp's argument and the normalisation after the weighted sum, so
+ * each is one multiply; sums differ from the reference in order and fused
+ * multiply-adds only. */
+NO_SCHED void llm_cm55_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *k,
                                     const uint16_t *ks, const int8_t *v, const uint16_t *vs,
                                     uint32_t n_pos, uint32_t hs, uint32_t stride,
                                     uint32_t sstride, float *att) {
     float32x4_t mx = vdupq_n_f32(-INFINITY);
     for (uint32_t c = 0; c < hs; c += 4u) {
         const uint32_t m = hs - c < 4u ? hs - c : 4u;
-        mx = score_cols(att, q + c, k + c, ks, n_pos, stride, sstride, m, c == 0, c + m == hs, mx);
+        mx = score_cols(att, qq + c, k + c, ks, n_pos, stride, sstride, m, c == 0, c + m == hs, mx);
     }
     const float mxs = vmaxnmvq_f32(-INFINITY, mx);
     const float inv_sum =
-        1.0f / exp_weights(att, n_pos, 1.0f / sqrtf((float)hs), mxs, vs, sstride);
+        1.0f / exp_weights(att, n_pos, qs / sqrtf((float)hs), mxs, vs, sstride);
     for (uint32_t c = 0; c < hs; c += 4u) {
         switch (hs - c) {
         case 1: wsum_pass(out + c, att, v + c, n_pos, stride, 1); break;

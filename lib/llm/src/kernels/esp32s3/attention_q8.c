@@ -1,21 +1,24 @@
 /* ESP32-S3 single-head attention over an int8 KV cache with bf16 scales
- * (kernels_esp32s3.h), for the LX7's scalar FPU: q and up to 8 outputs in
- * registers across positions. Each cache byte costs a load, a sign
- * extension and a float.s besides its multiply and add; the PIE SIMD unit
- * is integer-only and q is float, so it does not help here. The whole file
- * is compiled only for LLM_BACKEND_ESP32S3.
+ * (kernels_esp32s3.h). The scores are int8 x int8 dots of the quantized
+ * query with each key row: our PIE kernel (pie_dots.S) computes them
+ * exactly, a whole head per call. The weighted sum of the value rows has
+ * float weights (the softmax), so it runs on the LX7's scalar FPU with up to
+ * 8 outputs in registers across positions. The whole file is compiled only
+ * for LLM_BACKEND_ESP32S3.
  *
- * Bit for bit llm_ref_attention_q8: every sum runs in the reference's order
- * (scores over i from 0, outputs over t from 0, each from 0.0f), with the
- * same separate multiplies and adds (-ffp-contract=off) and the same
- * (s * ks) / sqrt(hs); only the loads are scheduled differently. The
- * softmax is the reference's. */
+ * Bit for bit llm_ref_attention_q8: the integer dots are exact in any
+ * order, each score is scaled as the reference does ((float)d * ks) * c,
+ * the softmax is the reference's, and the weighted sums run in its order
+ * (outputs over t from 0, each from 0.0f) with the same separate multiplies
+ * and adds (-ffp-contract=off). */
 #include "../kernels.h"
 
 #if LLM_BACKEND == LLM_BACKEND_ESP32S3
 
 #include <math.h>
 #include <stddef.h>
+
+#include "../ref/bitcast.h"
 
 /* No scheduling before register allocation: hoisting all of a position's loads
  * above its multiply-adds needs more than the 16 FP registers (8 sums, the
@@ -24,66 +27,74 @@
 
 #define S3_INLINE static inline __attribute__((always_inline))
 
-/* att(n_pos) = ((k(n_pos, stride) @ q(hs)) * ks[t * sstride]) / norm for a
- * constant hs <= 8: q in hs registers, two positions per pass. */
-S3_INLINE void scores_qreg(float *restrict att, const float *restrict q, const int8_t *restrict k,
-                           const uint16_t *restrict ks, size_t n_pos, size_t stride,
-                           size_t sstride, float norm, const size_t hs) {
-    float qr[8];
-    _Pragma("GCC unroll 8") for (size_t i = 0; i < hs; i++) qr[i] = q[i];
-    size_t t = 0;
-    for (; t + 2 <= n_pos; t += 2) {
-        const int8_t *k0 = k + t * stride, *k1 = k0 + stride;
-        float s0 = 0.0f, s1 = 0.0f;
-        _Pragma("GCC unroll 8") for (size_t i = 0; i < hs; i++) {
-            s0 += qr[i] * (float)k0[i];
-            s1 += qr[i] * (float)k1[i];
+/* Longest head the PIE path takes: its zero-padded query (at most 17
+ * vectors) lives on the stack. */
+#define S3_ATT_PIE_HS 256U
+
+/* Integer dots d[t] = qq . k[t] (n_pos rows, stride bytes apart), stored as
+ * int32 bits in att's words. */
+#if LLM_S3_PIE
+/* Each row is read as the 16-byte vectors that hold its hs bytes: a row
+ * starting o bytes past a 16-byte boundary meets the query placed o bytes
+ * into a zeroed buffer, so the bytes around it multiply by 0 and nothing
+ * outside those vectors is read. Rows t and t + P start at the same offset,
+ * P = 16 / gcd(stride, 16): one pass per offset class, P = 1 for every
+ * cache whose kv_dim is a multiple of 16. */
+static void dots(float *att, const int8_t *qq, const int8_t *k, size_t n_pos, size_t hs,
+                 size_t stride) {
+    int8_t qv[(S3_ATT_PIE_HS + 32U) & ~15U] __attribute__((aligned(16)));
+    size_t period = 16;
+    while (period > 1 && (stride * period / 2) % 16 == 0) period /= 2;
+    int32_t tmp[64];
+    for (size_t r = 0; r < period && r < n_pos; r++) {
+        const int8_t *row = k + r * stride;
+        const size_t o = (uintptr_t)row & 15U, nb = (o + hs + 15) / 16;
+        for (size_t i = 0; i < nb * 16; i++) qv[i] = 0;
+        for (size_t i = 0; i < hs; i++) qv[o + i] = qq[i];
+        const int8_t *base = row - o;
+        const size_t n = (n_pos - r + period - 1) / period, step = period * stride;
+        if (period == 1) {
+            llm_s3_pie_dots_s8((int32_t *)(void *)att, base, qv, (uint32_t)n, (uint32_t)nb,
+                               (uint32_t)step);
+            continue;
         }
-        att[t] = (s0 * llm_bf16_to_f32(ks[t * sstride])) / norm;
-        att[t + 1] = (s1 * llm_bf16_to_f32(ks[(t + 1) * sstride])) / norm;
+        for (size_t j0 = 0; j0 < n; j0 += 64) {
+            const size_t m = n - j0 < 64 ? n - j0 : 64;
+            llm_s3_pie_dots_s8(tmp, base + j0 * step, qv, (uint32_t)m, (uint32_t)nb,
+                               (uint32_t)step);
+            for (size_t j = 0; j < m; j++) {
+                LLM_BITCOPY(&att[r + (j0 + j) * period], &tmp[j], sizeof(int32_t));
+            }
+        }
     }
-    if (t < n_pos) {
+}
+#endif
+
+static void dots_c(float *att, const int8_t *qq, const int8_t *k, size_t n_pos, size_t hs,
+                   size_t stride) {
+    for (size_t t = 0; t < n_pos; t++) {
         const int8_t *kt = k + t * stride;
-        float s = 0.0f;
-        _Pragma("GCC unroll 8") for (size_t i = 0; i < hs; i++) s += qr[i] * (float)kt[i];
-        att[t] = (s * llm_bf16_to_f32(ks[t * sstride])) / norm;
+        int32_t d = 0;
+        for (size_t i = 0; i < hs; i++) d += (int32_t)qq[i] * kt[i];
+        LLM_BITCOPY(&att[t], &d, sizeof d);
     }
 }
 
-/* The same for any hs >= 1. */
-static void scores(float *restrict att, const float *restrict q, const int8_t *restrict k,
-                   const uint16_t *restrict ks, size_t n_pos, size_t hs, size_t stride,
-                   size_t sstride) {
-    const float norm = sqrtf((float)hs);
-    switch (hs) {
-#define S3_CASE(n) \
-    case n: scores_qreg(att, q, k, ks, n_pos, stride, sstride, norm, n); return;
-    S3_CASE(1) S3_CASE(2) S3_CASE(3) S3_CASE(4) S3_CASE(5) S3_CASE(6) S3_CASE(7) S3_CASE(8)
-#undef S3_CASE
-    default: break;
+/* att(n_pos) = ((float)(qq . k[t]) * ks[t * sstride]) * c. */
+static void scores(float *att, const int8_t *qq, float c, const int8_t *k, const uint16_t *ks,
+                   size_t n_pos, size_t hs, size_t stride, size_t sstride) {
+#if LLM_S3_PIE
+    if (hs <= S3_ATT_PIE_HS) {
+        dots(att, qq, k, n_pos, hs, stride);
+    } else
+#endif
+    {
+        dots_c(att, qq, k, n_pos, hs, stride);
     }
-    /* hs > 8: four positions at a time, so each load of q serves four keys. */
-    size_t t = 0;
-    for (; t + 4 <= n_pos; t += 4) {
-        const int8_t *k0 = k + t * stride, *k1 = k0 + stride, *k2 = k1 + stride, *k3 = k2 + stride;
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-        for (size_t i = 0; i < hs; i++) {
-            const float qv = q[i];
-            s0 += qv * (float)k0[i];
-            s1 += qv * (float)k1[i];
-            s2 += qv * (float)k2[i];
-            s3 += qv * (float)k3[i];
-        }
-        att[t] = (s0 * llm_bf16_to_f32(ks[t * sstride])) / norm;
-        att[t + 1] = (s1 * llm_bf16_to_f32(ks[(t + 1) * sstride])) / norm;
-        att[t + 2] = (s2 * llm_bf16_to_f32(ks[(t + 2) * sstride])) / norm;
-        att[t + 3] = (s3 * llm_bf16_to_f32(ks[(t + 3) * sstride])) / norm;
-    }
-    for (; t < n_pos; t++) {
-        const int8_t *kt = k + t * stride;
-        float s = 0.0f;
-        for (size_t i = 0; i < hs; i++) s += q[i] * (float)kt[i];
-        att[t] = (s * llm_bf16_to_f32(ks[t * sstride])) / norm;
+    for (size_t t = 0; t < n_pos; t++) {
+        int32_t d;
+        LLM_BITCOPY(&d, &att[t], sizeof d);
+        att[t] = ((float)d * llm_bf16_to_f32(ks[t * sstride])) * c;
     }
 }
 
@@ -103,11 +114,11 @@ S3_INLINE void wsum_block(float *restrict out, const float *restrict att, const 
     _Pragma("GCC unroll 8") for (size_t j = 0; j < b; j++) out[j] = o[j];
 }
 
-void llm_s3_attention_q8(float *restrict out, const float *restrict q, const int8_t *restrict k,
-                         const uint16_t *restrict ks, const int8_t *restrict v,
-                         const uint16_t *restrict vs, uint32_t n_pos, uint32_t hs,
-                         uint32_t stride, uint32_t sstride, float *restrict att) {
-    scores(att, q, k, ks, n_pos, hs, stride, sstride);
+void llm_s3_attention_q8(float *restrict out, const int8_t *restrict qq, float qs,
+                         const int8_t *restrict k, const uint16_t *restrict ks,
+                         const int8_t *restrict v, const uint16_t *restrict vs, uint32_t n_pos,
+                         uint32_t hs, uint32_t stride, uint32_t sstride, float *restrict att) {
+    scores(att, qq, qs / sqrtf((float)hs), k, ks, n_pos, hs, stride, sstride);
     llm_ref_softmax(att, n_pos);
     /* For hs > 8 each block of 8 outputs rescales att[t] by vs[t] again (the
      * same product each time): one multiply per position and block. */

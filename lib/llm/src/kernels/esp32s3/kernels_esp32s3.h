@@ -11,11 +11,12 @@
  *                     reference's float combination (s3_pie.h), so the bits
  *                     are the reference's.
  *
- *   llm_k_attention   attention.c, attention_q8.c (int8 cache): C for the
- *   llm_k_attention_q8  scalar FPU, q and up to 8 outputs held in registers
- *                     across positions. fp32: madd.s, its own exp pass and
- *                     one divide per output; int8: the reference's order of
- *                     sums and softmax, so its bits.
+ *   llm_k_attention   attention.c: C for the scalar FPU, q and up to 8
+ *                     outputs held in registers across positions, madd.s,
+ *                     its own exp pass and one divide per output.
+ *   llm_k_attention_q8  attention_q8.c (int8 cache): the scores' int8 dots
+ *                     in our PIE assembly (pie_dots.S), the weighted sum on
+ *                     the scalar FPU in the reference's order, so its bits.
  *
  * The rest (rmsnorm, softmax, rope) is short work where a library call costs
  * more than it saves on this chip's scalar FPU: the reference C code serves.
@@ -37,9 +38,9 @@ void llm_s3_attention(float *out, const float *q, const float *k, const float *v
                       uint32_t hs, uint32_t stride, float *att);
 #define llm_k_attention llm_s3_attention
 /* llm_ref_attention_q8's contract and bits (kernels.h). */
-void llm_s3_attention_q8(float *out, const float *q, const int8_t *k, const uint16_t *ks,
-                         const int8_t *v, const uint16_t *vs, uint32_t n_pos, uint32_t hs,
-                         uint32_t stride, uint32_t sstride, float *att);
+void llm_s3_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *k,
+                         const uint16_t *ks, const int8_t *v, const uint16_t *vs, uint32_t n_pos,
+                         uint32_t hs, uint32_t stride, uint32_t sstride, float *att);
 #define llm_k_attention_q8 llm_s3_attention_q8
 
 #if LLM_S3_PIE

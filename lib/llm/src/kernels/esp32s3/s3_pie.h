@@ -1,9 +1,10 @@
 /*
  * ESP32-S3 PIE (SIMD) kernels of our own for the q8 / q4 mat-vecs
- * (pie_q8.S, pie_q4.S): the assembly computes only each group's exact int32
- * dot product; pie_matvec.c adds the groups of a row in order through the
- * reference's llm_q_acc / llm_q4_acc, so outputs equal llm_ref_matvec_q8 /
- * llm_ref_matvec_q4 bit for bit.
+ * (pie_q8.S, pie_q4.S) and the int8-KV attention's scores (pie_dots.S):
+ * the assembly computes only exact int32 dot products. pie_matvec.c adds
+ * the groups of a row in order through the reference's llm_q_acc /
+ * llm_q4_acc, attention_q8.c scales each score as the reference does, so
+ * outputs equal llm_ref_matvec_q8 / q4 and llm_ref_attention_q8 bit for bit.
  *
  * LLM_S3_PIE is 1 where the assembly exists: an Xtensa build for an
  * ESP32-S3 (sdkconfig.h) with LLM_BACKEND_ESP32S3. This
@@ -61,6 +62,14 @@ void llm_s3_pie_q4_g128(int32_t *isum, const uint8_t *w, const int8_t *xq, uint3
                         uint32_t ng, uint32_t stride);
 void llm_s3_pie_q4_g256(int32_t *isum, const uint8_t *w, const int8_t *xq, uint32_t rows,
                         uint32_t ng, uint32_t stride);
+
+/* Int8 dots of one query with n rows (pie_dots.S), for the int8-KV
+ * attention's scores: out[j] = sum over the nb * 16 bytes i of q[i] *
+ * k[j * step + i], exact int32. k, q and step multiples of 16 bytes (every
+ * vector load ignores the low 4 address bits); n >= 1, 1 <= nb <= 17. Reads
+ * exactly nb vectors of q and of each row. Clobbers q0, q1 and ACCX. */
+void llm_s3_pie_dots_s8(int32_t *out, const int8_t *k, const int8_t *q, uint32_t n, uint32_t nb,
+                        uint32_t step);
 
 /* The mat-vecs, with llm_ref_matvec_q8 / llm_ref_matvec_q4's contracts and
  * bits. The fast path needs w and xq 16-byte aligned (every row then is:

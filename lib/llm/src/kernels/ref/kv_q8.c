@@ -33,18 +33,20 @@ void llm_ref_kv_store_q8(int8_t *dst, uint16_t *scale, const float *src, uint32_
 
 /* llm_ref_attention over an int8 cache: k, v (n_pos, stride) int8 with the
  * head's hs values at the start of each row; ks, vs (n_pos, sstride) bf16
- * with the head's scale first. att[t] = (q . k[t]) * ks[t] / sqrt(hs), then
- * softmax, out = sum_t (att[t] * vs[t]) * v[t], all in float32. */
-void llm_ref_attention_q8(float *restrict out, const float *restrict q,
+ * with the head's scale first; the query qq(hs) int8 with scale qs, as
+ * llm_ref_kv_store_q8 stores one head. Scores: the int32 dot d = qq . k[t]
+ * (exact: |d| <= hs * 127^2), att[t] = ((float)d * ks[t]) * (qs / sqrt(hs));
+ * then softmax, out = sum_t (att[t] * vs[t]) * v[t], in float32. */
+void llm_ref_attention_q8(float *restrict out, const int8_t *restrict qq, float qs,
                           const int8_t *restrict k, const uint16_t *restrict ks,
                           const int8_t *restrict v, const uint16_t *restrict vs, uint32_t n_pos,
                           uint32_t hs, uint32_t stride, uint32_t sstride, float *restrict att) {
-    const float norm = sqrtf((float)hs);
+    const float c = qs / sqrtf((float)hs);
     for (size_t t = 0; t < n_pos; t++) {
         const int8_t *kt = k + t * stride;
-        float s = 0.0f;
-        for (size_t i = 0; i < hs; i++) s += q[i] * (float)kt[i];
-        att[t] = (s * llm_bf16_to_f32(ks[t * sstride])) / norm;
+        int32_t d = 0;
+        for (size_t i = 0; i < hs; i++) d += (int32_t)qq[i] * kt[i];
+        att[t] = ((float)d * llm_bf16_to_f32(ks[t * sstride])) * c;
     }
     llm_ref_softmax(att, n_pos);
     for (size_t i = 0; i < hs; i++) out[i] = 0.0f;
