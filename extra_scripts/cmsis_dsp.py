@@ -152,11 +152,12 @@ def main():
     env.Replace(LLM_CMSIS_DSP_ROOT=root)  # noqa: F821
     # Global, as the llm library includes arm_math.h; -isystem, so that its
     # headers do not trip the warnings our own code is held to.
-    env.Append(  # noqa: F821
-        CCFLAGS=["-isystem", os.path.join(root, "Include"),
-                 "-isystem", os.path.join(root, "PrivateInclude")],
-        CPPDEFINES=DEFINES,
-    )
+    flags = dict(CCFLAGS=["-isystem", os.path.join(root, "Include"),
+                          "-isystem", os.path.join(root, "PrivateInclude")],
+                 CPPDEFINES=DEFINES)
+    env.Append(**flags)  # noqa: F821
+    # For environments cloned before this ran (the packaged library's builder).
+    env.Replace(LLM_CMSIS_DSP_FLAGS=flags)  # noqa: F821
     # The global environment, not a clone: machine flags and build_flags
     # reach it only after pre scripts, and SCons expands them at build time.
     env.BuildSources(  # noqa: F821

@@ -11,9 +11,11 @@ Use in an environment of platformio.ini:
 A relative name is looked up in the project, in $LLM_MODELS_DIR, then in the
 `python -m llmtools download` cache (extra_scripts/model_files.py).
 A file that starts with the blob magic "LLMB" is embedded as it is. Anything
-else is taken as a llama2.c checkpoint and converted at build time with
-`python -m llmtools convert` (re-run only when the checkpoint, tokenizer or
-converter change) into $BUILD_DIR/llm_model/.
+else is taken as a llama2.c checkpoint and converted while the build is
+configured, with `python -m llmtools convert` (extra_scripts/model_convert.py:
+again only when the checkpoint, tokenizer, options or converter change),
+into $BUILD_DIR/llm_model/. A file the converter rejects stops the build
+with one line naming the option.
 
 The firmware gets, from the generated header "llm_model_blob.h":
 
@@ -27,7 +29,7 @@ keep .rodata.* with the rest of the constants.
 
 import inspect
 import os
-import subprocess
+import shlex
 import sys
 
 Import("env")  # noqa: F821 (SCons)
@@ -84,6 +86,7 @@ SCRIPTS_DIR = os.path.dirname(os.path.abspath(inspect.getframeinfo(inspect.curre
 if SCRIPTS_DIR not in sys.path:
     sys.path.insert(0, SCRIPTS_DIR)
 
+import model_convert  # noqa: E402
 import model_files  # noqa: E402
 
 
@@ -99,27 +102,9 @@ def is_blob(path):
         return f.read(4) == BLOB_MAGIC
 
 
-def convert_action(target, source, env):
-    """Run `python -m llmtools convert` (the package next to this script)."""
-    cmd = [env.subst("$PYTHONEXE"), "-m", "llmtools", "convert", str(source[0]),
-           "-o", str(target[0]), "--no-progress"] + convert_args()
-    if len(source) > 1:  # the tokenizer to embed
-        cmd[5:5] = ["--tokenizer", str(source[1])]
-    run_env = dict(os.environ)
-    run_env["PYTHONPATH"] = os.pathsep.join(filter(None, [SCRIPTS_DIR, run_env.get("PYTHONPATH")]))
-    print(" ".join(cmd))
-    rc = subprocess.call(cmd, env=run_env)
-    if rc != 0:
-        sys.stderr.write(
-            "Error: embed_model.py: converting %s failed (exit %d, see above). llmtools "
-            "needs numpy and tqdm in PlatformIO's Python (%s -m pip install numpy tqdm).\n"
-            % (source[0], rc, env.subst("$PYTHONEXE")))
-    return rc
-
-
 def convert_args():
     """Extra converter options (custom_llm_convert_args), e.g. --weights q8."""
-    return env.GetProjectOption("custom_llm_convert_args", "").split()
+    return shlex.split(env.GetProjectOption("custom_llm_convert_args", ""))
 
 
 def asm_string(path):
@@ -153,13 +138,11 @@ def embed():
         # The options are part of the name, so changing them converts again.
         suffix = "".join("_" + a.strip("-").replace("=", "").replace(":", "") for a in convert_args())
         blob_path = os.path.join(out_dir, os.path.splitext(os.path.basename(model))[0] + suffix + ".llmb")
-        sources = [model] + ([tokenizer] if tokenizer else [])
-        blob_node = env.Command(blob_path, sources, env.VerboseAction(
-            convert_action, "Converting %s to an llm blob" % os.path.basename(model)))[0]
-        # Re-convert when the converter itself changes.
-        llmtools_dir = os.path.join(SCRIPTS_DIR, "llmtools")
-        env.Depends(blob_node, [os.path.join(llmtools_dir, n) for n in sorted(os.listdir(llmtools_dir))
-                                if n.endswith(".py")])
+        try:
+            model_convert.convert(env.subst("$PYTHONEXE"), model, tokenizer, blob_path, convert_args())
+        except model_convert.ConvertError as e:
+            fail("%s = %s: %s" % (e.option, env.GetProjectOption(e.option, ""), e.message))
+        blob_node = env.File(blob_path)
         how = "llama2.c checkpoint, converted%s" % (" with tokenizer " + os.path.basename(tokenizer)
                                                     if tokenizer else " without a tokenizer")
 
@@ -178,6 +161,7 @@ def embed():
     write_if_changed(os.path.join(inc_dir, "llm_model_blob.h"), HEADER)
 
     env.Append(CPPPATH=[inc_dir])
+    env.Replace(LLM_MODEL_INCLUDE=inc_dir)  # for the packaged library's extra script
     obj = env.Object(os.path.join(out_dir, "llm_model_blob.o"), asm_path)
     env.Depends(obj, blob_node)
     env.Append(PIOBUILDFILES=obj)

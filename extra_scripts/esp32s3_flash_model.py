@@ -9,7 +9,8 @@ goes into its own flash partition, and `pio run -t upload` writes it too.
     custom_llm_partition = model         ; optional, the default
 
 A llama2.c checkpoint is converted once per change to an llm blob (with
-`python -m llmtools convert`, tokenizer embedded) in $BUILD_DIR/llm_model/.
+`python -m llmtools convert`, tokenizer embedded; extra_scripts/model_convert.py)
+in $BUILD_DIR/llm_model/.
 The partition's offset comes from the CSV (extra_scripts/esp32s3_partitions.py)
 and (offset, blob) is added to FLASH_EXTRA_IMAGES, which the espressif32
 platform passes to esptool with the bootloader and partition table. The
@@ -21,7 +22,6 @@ esp_partition_find_first(..., "model") and maps it (lib/llm_port_esp32s3).
 import inspect
 import os
 import shlex
-import subprocess
 import sys
 
 Import("env")  # noqa: F821 (SCons)
@@ -31,6 +31,7 @@ if SCRIPTS_DIR not in sys.path:
     sys.path.insert(0, SCRIPTS_DIR)
 
 import esp32s3_partitions as partitions  # noqa: E402
+import model_convert  # noqa: E402
 import model_files  # noqa: E402
 
 
@@ -42,28 +43,12 @@ def fail(msg):
 
 
 def convert(model, tokenizer, out, extra_args):
-    """model -> blob with llm-convert's extra_args, when out is missing, older
-    than its inputs, or made with other arguments (recorded beside it)."""
-    inputs = [model] + ([tokenizer] if tokenizer else [])
-    llmtools_dir = os.path.join(SCRIPTS_DIR, "llmtools")
-    inputs += [os.path.join(llmtools_dir, n) for n in os.listdir(llmtools_dir) if n.endswith(".py")]
-    stamp = out + ".args"
-    args_text = " ".join(extra_args)
-    same_args = os.path.isfile(stamp) and open(stamp, encoding="utf-8").read() == args_text
-    if same_args and os.path.isfile(out) and all(os.path.getmtime(out) >= os.path.getmtime(i) for i in inputs):
-        return
-    cmd = [env.subst("$PYTHONEXE"), "-m", "llmtools", "convert", model, "-o", out, "--no-progress"]
-    cmd += extra_args
-    if tokenizer:
-        cmd[5:5] = ["--tokenizer", tokenizer]
-    run_env = dict(os.environ)
-    run_env["PYTHONPATH"] = os.pathsep.join(filter(None, [SCRIPTS_DIR, run_env.get("PYTHONPATH")]))
-    print(" ".join(cmd))
-    if subprocess.call(cmd, env=run_env) != 0:
-        fail("converting %s failed (see above); llmtools needs numpy and tqdm in PlatformIO's "
-             "Python (%s -m pip install numpy tqdm)" % (model, env.subst("$PYTHONEXE")))
-    with open(stamp, "w", encoding="utf-8") as f:
-        f.write(args_text)
+    """model -> blob with llm-convert's extra_args, unless out is fresh
+    (extra_scripts/model_convert.py); a rejected file stops the build."""
+    try:
+        model_convert.convert(env.subst("$PYTHONEXE"), model, tokenizer, out, extra_args)
+    except model_convert.ConvertError as e:
+        fail("%s = %s: %s" % (e.option, env.GetProjectOption(e.option, ""), e.message))
 
 
 def flash_size_bytes():

@@ -1,6 +1,6 @@
-"""Command-line tools: llm-convert, llm-inspect, llm-download.
+"""Command-line tools: llm-convert, llm-inspect, llm-download, llm-arduino-pack.
 
-Also `python -m llmtools {convert,inspect,download} ...`. User errors (bad
+Also `python -m llmtools {convert,inspect,download,arduino-pack} ...`. User errors (bad
 files, wrong sizes, hash mismatches) print one line to stderr and exit 2.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from . import arduino
 from . import blob as B
 from . import download as D
 from . import quant
@@ -258,12 +259,38 @@ def _download(a) -> int:
     return 0
 
 
+# ------------------------------------------------------------------ arduino-pack
+
+def _arduino_pack(a) -> int:
+    root = a.source or arduino.default_source()
+    data = _read(a.model)
+    if data[:4] == B.MAGIC:
+        blob = data
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            conv = argparse.ArgumentParser()
+            _convert_args(conv)
+            argv = [a.model, "-o", os.path.join(tmp, "model.llmb"), "--no-progress", "--weights", a.weights]
+            if a.tokenizer:
+                argv += ["--tokenizer", a.tokenizer]
+            _convert(conv.parse_args(argv))
+            blob = _read(os.path.join(tmp, "model.llmb"))
+    try:
+        n = arduino.write_zip(Path(a.output), Path(root), blob, os.path.basename(a.model))
+    except arduino.PackError as e:
+        raise OptionError(str(e)) from None
+    print(f"wrote {a.output}: Arduino library {arduino.NAME}, {n} files, model {len(blob)} bytes "
+          f"in examples/Story/llm_model_blob.h")
+    return 0
+
+
 # ------------------------------------------------------------------ entry points
 
 _COMMANDS = {
     "convert": (_convert_args, _convert, "llama2.c checkpoint -> llm blob"),
     "inspect": (_inspect_args, _inspect, "print and validate an llm blob"),
     "download": (_download_args, _download, "fetch the default model files"),
+    "arduino-pack": (arduino.add_args, _arduino_pack, "write the library as an Arduino library zip"),
 }
 
 
@@ -308,11 +335,15 @@ def download_main(argv=None) -> int:
     return _single("download", argv)
 
 
+def arduino_pack_main(argv=None) -> int:
+    return _single("arduino-pack", argv)
+
+
 def main(argv=None) -> int:
-    """python -m llmtools {convert,inspect,download} ..."""
+    """python -m llmtools {convert,inspect,download,arduino-pack} ..."""
     p = argparse.ArgumentParser(prog="python -m llmtools",
                                 description="Model tools for the llm microcontroller library.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{convert,inspect,download}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{convert,inspect,download,arduino-pack}")
     for name, (add_args, _, help_) in _COMMANDS.items():
         add_args(sub.add_parser(name, help=help_))
     a = p.parse_args(argv)

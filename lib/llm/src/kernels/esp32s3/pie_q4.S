@@ -137,3 +137,9 @@ llm_s3_pie_q4_g16:
     q4_kernel llm_s3_pie_q4_g256, 8
 
 #endif /* LLM_S3_PIE */
+
+/* Elsewhere this file is empty; a Linux linker still wants to be told its
+ * (absent) code needs no executable stack. */
+#if defined(__linux__) && defined(__ELF__)
+    .section .note.GNU-stack,"",%progbits
+#endif

@@ -65,3 +65,9 @@
     q8_kernel llm_s3_pie_q8_g256, 16
 
 #endif /* LLM_S3_PIE */
+
+/* Elsewhere this file is empty; a Linux linker still wants to be told its
+ * (absent) code needs no executable stack. */
+#if defined(__linux__) && defined(__ELF__)
+    .section .note.GNU-stack,"",%progbits
+#endif

@@ -13,7 +13,7 @@
 #ifndef LLM_S3_PIE_H
 #define LLM_S3_PIE_H
 
-#include "../../../include/llm_config.h"
+#include "llm_config.h" /* the library's include folder, on every include path */
 
 #if defined(__XTENSA__) && defined(__has_include)
 #if __has_include("sdkconfig.h")
