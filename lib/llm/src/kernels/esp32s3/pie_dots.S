@@ -53,3 +53,9 @@ llm_s3_pie_dots_s8:
     .size llm_s3_pie_dots_s8, . - llm_s3_pie_dots_s8
 
 #endif /* LLM_S3_PIE */
+
+/* Elsewhere this file is empty; a Linux linker still wants to be told its
+ * (absent) code needs no executable stack. */
+#if defined(__linux__) && defined(__ELF__)
+    .section .note.GNU-stack,"",%progbits
+#endif
