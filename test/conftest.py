@@ -50,8 +50,10 @@ except ModuleNotFoundError as e:
 try:
     from serial_target import SerialFirmware  # noqa: E402
     TARGETS.setdefault('serial', SerialFirmware)
-except ModuleNotFoundError as e:  # pytest-embedded-serial not installed: no serial target
-    if e.name not in ('serial_target', 'pytest_embedded_serial', 'serial'):
+    from esp32s3_qemu_uart_target import Esp32s3QemuUartFirmware  # noqa: E402
+    TARGETS.setdefault('esp32s3-qemu-uart', Esp32s3QemuUartFirmware)
+except ModuleNotFoundError as e:  # pytest-embedded-serial not installed: no serial targets
+    if e.name not in ('serial_target', 'esp32s3_qemu_uart_target', 'pytest_embedded_serial', 'serial'):
         raise
 
 DEFAULT_FIRMWARE = ROOT / '.pio' / 'build' / 'native_test' / 'program'

@@ -14,8 +14,9 @@ on the emulated Cortex-M55 (test/firmware/fw_port_esp32s3_semihost.c):
 QEMU's stdin and stdout are the firmware's, paths are this machine's, and
 `quit` ends QEMU with the firmware's status. ESP-IDF's own log (boot,
 panics) goes to UART0, kept in esp32s3-uart.log beside the Dut's log. The
-emulated UART is not the console because it stops taking input after some
-tens of kilobytes. Without -icount QEMU runs as fast as it can; timings are
+whole suite runs here; the board's own firmware and file upload over the
+emulated UART are the esp32s3-qemu-uart target (esp32s3_qemu_uart_target.py),
+at about 6 KiB/s. Without -icount QEMU runs as fast as it can; timings are
 not meaningful here.
 
 Environment: LLM_ESP32S3_TOOLS (the offline tools, see

@@ -12,7 +12,7 @@ The board is reset through RTS/DTR when the session starts (as esptool
 does), so its banner is seen. Files named by `model <path>` and
 `tok <path>` commands are sent over the line first (@file/@data lines,
 CRC-checked; test/firmware/fw_port_esp32s3.c keeps them in PSRAM) and are
-not sent again while the board holds them. The host's paths are only names
+not sent again while the board holds them (it names the ones it drops). The host's paths are only names
 on the board.
 
 Environment: LLM_SERIAL_PORT (else --llm-firmware, when it names a device),
@@ -33,7 +33,6 @@ from pytest_embedded.log import MessageQueue
 from pytest_embedded.utils import Meta
 from pytest_embedded_serial.serial import Serial
 
-CHUNK = 4096  # bytes per @data line (8 KiB of hex): fits the firmware's line
 FILE_CMD = re.compile(r'^(model|tok) (\S+)')
 
 
@@ -70,9 +69,13 @@ class SerialFirmware(Serial):
     stop(), write(), wait(), logfile), plus hard_reset()."""
 
     SOURCE = 'SERIAL'
+    CHUNK = 4096     # file bytes per @data line (8 KiB of hex): fits the firmware's line
+    LINE_MAX = None  # longest line the board takes at once (bytes with the newline);
+                     # longer ones go as @part pieces. None: any length.
 
-    def __init__(self, msg_queue: MessageQueue, firmware: str, meta: Meta, **kwargs):
-        port = serial_port(firmware)
+    def __init__(self, msg_queue: MessageQueue, firmware: str, meta: Meta, port: str | None = None,
+                 **kwargs):
+        port = port or serial_port(firmware)
         self._meta_logdir = meta.logdir if meta is not None else '.'
         self._sent: dict[str, tuple[int, int]] = {}  # name -> (size, crc) the board holds
         self._closed = False
@@ -125,12 +128,29 @@ class SerialFirmware(Serial):
         if not data.endswith(b'\n'):
             data += b'\n'
         logging.debug(f'{self.SOURCE} ->: {line[:200]}')
+        if self.LINE_MAX is None or len(data) <= self.LINE_MAX:
+            self.proc.write(data)
+            return
+        with self.disable_redirect_thread():
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        """One line (with its newline), in @part pieces when longer than
+        LINE_MAX; the caller has stopped the redirect thread."""
+        if self.LINE_MAX is not None:
+            body, step = data[:-1], self.LINE_MAX - len(b'@part \n')
+            while len(body) + 1 > self.LINE_MAX:
+                self.proc.write(b'@part ' + body[:step] + b'\n')
+                body = body[step:]
+                self._expect(rb'^@more\b')
+            data = body + b'\n'
         self.proc.write(data)
 
     # Files ----------------------------------------------------------------
-    def _expect(self, pattern: bytes, timeout: float = 20.0) -> bytes:
+    def _expect(self, pattern: bytes, timeout: float = 20.0, before: bool = False) -> bytes:
         """Read the line until pattern (board replies), copying what is read
-        to the log queue."""
+        to the log queue; returns the match, or with before everything read
+        up to its end."""
         buf = b''
         deadline = time.monotonic() + timeout
         rx = re.compile(pattern, re.M)
@@ -141,7 +161,7 @@ class SerialFirmware(Serial):
                 buf += chunk
                 m = rx.search(buf)
                 if m:
-                    return m.group(0)
+                    return buf[:m.end()] if before else m.group(0)
                 err = re.search(rb'^@error (\S+) (\S+)', buf, re.M)
                 if err:
                     raise UploadError(f'board: {err.group(0).decode()}')
@@ -153,14 +173,18 @@ class SerialFirmware(Serial):
         if self._sent.get(path) == key:
             return
         with self.disable_redirect_thread():
-            self.proc.write(f'@file {path} {len(data)} {key[1]:08x}\n'.encode())
-            self._expect(rb'^@ready ' + re.escape(path.encode()))
-            for off in range(0, len(data), CHUNK):
-                self.proc.write(b'@data ' + data[off:off + CHUNK].hex().encode() + b'\n')
-                end = min(off + CHUNK, len(data))
+            self._send(f'@file {path} {len(data)} {key[1]:08x}\n'.encode())
+            self._sent.pop(path, None)
+            answer = self._expect(rb'^@ready ' + re.escape(path.encode()) + rb'\r?$', before=True)
+            for name in re.findall(rb'^@dropped (\S+)', answer, re.M):
+                self._sent.pop(name.decode(errors='replace'), None)  # the board made room
+            chunk = self.CHUNK
+            for off in range(0, len(data), chunk):
+                self._send(b'@data ' + data[off:off + chunk].hex().encode() + b'\n')
+                end = min(off + chunk, len(data))
                 if end < len(data):
                     self._expect(rb'^@ok ' + str(end).encode() + rb'\b')
             if not data:
-                self.proc.write(b'@data -\n')
+                self._send(b'@data -\n')
             self._expect(rb'^@stored ' + re.escape(path.encode()) + rb' \d+')
         self._sent[path] = key

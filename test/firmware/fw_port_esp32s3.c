@@ -5,16 +5,24 @@
  * the board has it), sent by the host over the same line before the command
  * that names them (test/serial_target.py does it for `model` and `tok`):
  *
- *   host: @file <name> <size> <crc32 hex>     board: @ready <name>
+ *   host: @file <name> <size> <crc32 hex>     board: [@dropped <name> ...] @ready <name>
  *   host: @data <hex of up to 4096 bytes>     board: @ok <bytes so far>
  *   ...                                       board: @stored <name> <size>
  *                                              (or @error <name> <why>)
  *
+ * Any of these lines, and any command line, may come in pieces, for a link
+ * whose receiver takes only a few bytes at a time (the emulated UART,
+ * test/esp32s3_qemu_target.py):
+ *
+ *   host: @part <piece>                       board: @more
+ *   ...
+ *   host: <last piece>                        (the pieces joined are the line)
+ *
  * These lines are handled here and never reach the command interpreter;
  * the board's answers start with "@", which the protocol client ignores.
- * A file of the same name is replaced; when memory runs out the other files
- * are dropped. `quit` restarts the board (the firmware prints its banner
- * again).
+ * A file of the same name is replaced; when memory or slots run out, the
+ * files least recently used are dropped, each named in a "@dropped" line.
+ * `quit` restarts the board (the firmware prints its banner again).
  *
  * With FW_ESP32S3_SEMIHOSTING=1 (emulator builds) the console and the files
  * are the host's, through QEMU's semihosting instead
@@ -27,6 +35,7 @@
 #include <string.h>
 
 #include "esp_heap_caps.h"
+#include "esp_rom_sys.h"
 #include "esp_system.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
@@ -50,17 +59,21 @@ static void *big_alloc(size_t n) {
 
 #if !FW_ESP32S3_SEMIHOSTING
 
-#define FW_MAX_FILES 8
+#define FW_MAX_FILES 48
 #define FW_NAME_MAX 256
+/* Longest piece of a line sent in pieces (the host keeps them much shorter). */
+#define FW_PIECE_MAX 512
 
 typedef struct fw_file {
     char name[FW_NAME_MAX];
     uint8_t *data; /* (size) */
     size_t size;
     int complete;
+    uint32_t used; /* when last named by a command (use_clock), for dropping the oldest */
 } fw_file;
 
 static fw_file files[FW_MAX_FILES];
+static uint32_t use_clock;
 static fw_file *receiving; /* the file being sent, or NULL */
 static size_t received;
 static uint32_t expect_crc;
@@ -104,12 +117,19 @@ static void begin_file(char *args) {
         if (files[i].data == NULL) slot = &files[i];
     }
     void *data = big_alloc((size_t)size);
-    if (data == NULL || slot == NULL) {
-        /* Make room: the host sends again what a later command needs. */
-        heap_caps_free(data);
-        for (int i = 0; i < FW_MAX_FILES; i++) drop_file(&files[i]);
-        slot = &files[0];
-        data = big_alloc((size_t)size);
+    while (data == NULL || slot == NULL) {
+        /* Make room: drop the file least recently used, and say so
+         * ("@dropped <name>"), so the host sends it again when a later
+         * command needs it. */
+        fw_file *old = NULL;
+        for (int i = 0; i < FW_MAX_FILES; i++) {
+            if (files[i].data != NULL && (old == NULL || files[i].used < old->used)) old = &files[i];
+        }
+        if (old == NULL) break;
+        say("dropped", old->name, NULL);
+        drop_file(old);
+        if (slot == NULL) slot = old;
+        if (data == NULL) data = big_alloc((size_t)size);
     }
     if (data == NULL) {
         say("error", name, "out_of_memory");
@@ -119,6 +139,7 @@ static void begin_file(char *args) {
     slot->data = data;
     slot->size = (size_t)size;
     slot->complete = 0;
+    slot->used = ++use_clock;
     receiving = slot;
     received = 0;
     say("ready", name, NULL);
@@ -156,20 +177,57 @@ static void data_chunk(char *hex) {
     receiving = NULL;
 }
 
-/* One raw line from the console, blocking. */
-/* Next console byte, waiting for one (the console never ends). */
+/* Next console byte, waiting for one (the console never ends). Within 2 ms
+ * of the last byte it polls without sleeping: the host sends a file or a
+ * long line in pieces, each after the board's answer to the one before, so
+ * a tick's sleep per piece would be most of the transfer. */
 static int console_byte(void) {
+    const int64_t since = esp_timer_get_time();
     for (;;) {
         const int ch = fgetc(stdin);
         if (ch != EOF) return ch;
-        vTaskDelay(1);
+        if (esp_timer_get_time() - since < 20000) {
+            esp_rom_delay_us(10);
+        } else {
+            vTaskDelay(1);
+        }
+    }
+}
+
+/* The rest of a line sent as "@part <piece>" lines (each answered "@more")
+ * and a last piece without the prefix; buf holds the first piece's n bytes.
+ * Returns the whole line's length, or -2 when it does not fit cap (its
+ * beginning stays in buf). */
+static long rest_of_line(char *buf, size_t cap, size_t n) {
+    static char piece[FW_PIECE_MAX];
+    size_t off = n;
+    int over = 0;
+    for (;;) {
+        printf("@more\n");
+        fflush(stdout);
+        const long m = fw_line_from(console_byte, piece, sizeof piece);
+        if (m == -1) return -1;
+        const int part = m >= 6 && strncmp(piece, "@part ", 6) == 0;
+        const size_t skip = part ? 6 : 0, len = m < 0 ? 0 : (size_t)m - skip;
+        if (m < 0 || off + len + 1 > cap) {
+            over = 1;
+        } else {
+            memcpy(buf + off, piece + skip, len);
+            off += len;
+            buf[off] = '\0';
+        }
+        if (!part) return over ? -2 : (long)off;
     }
 }
 
 long fw_port_read_line(char *buf, size_t cap) {
     if (cap < 2) return -1;
     for (;;) {
-        const long n = fw_line_from(console_byte, buf, cap);
+        long n = fw_line_from(console_byte, buf, cap);
+        if (n >= 0 && strncmp(buf, "@part ", 6) == 0) {
+            memmove(buf, buf + 6, (size_t)n - 5); /* with its NUL */
+            n = rest_of_line(buf, cap, (size_t)n - 6);
+        }
         if (n >= 0 && strncmp(buf, "@file ", 6) == 0) {
             begin_file(buf + 6);
         } else if (n >= 0 && strncmp(buf, "@data ", 6) == 0) {
@@ -182,7 +240,10 @@ long fw_port_read_line(char *buf, size_t cap) {
 
 static const fw_file *find(const char *path) {
     for (int i = 0; i < FW_MAX_FILES; i++) {
-        if (files[i].complete && strcmp(files[i].name, path) == 0) return &files[i];
+        if (files[i].complete && strcmp(files[i].name, path) == 0) {
+            files[i].used = ++use_clock;
+            return &files[i];
+        }
     }
     return NULL;
 }
