@@ -74,6 +74,8 @@ void llm_ref_attention_q8(float *out, const float *q, const int8_t *k, const uin
 #include "cm55/kernels_cm55.h"
 #elif LLM_BACKEND == LLM_BACKEND_ESP32S3
 #include "esp32s3/kernels_esp32s3.h"
+#elif LLM_BACKEND == LLM_BACKEND_CM4
+#include "cm4/kernels_cm4.h"
 #endif
 
 #ifndef llm_k_matvec_f32
