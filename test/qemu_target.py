@@ -111,7 +111,6 @@ class QemuFirmware(HostFirmware):
                 '`sudo apt-get install qemu-system-arm`, 7.0 or newer for mps3-an547) '
                 'or set LLM_QEMU')
         self.firmware = firmware
-        self.machine = cmd[cmd.index('-M') + 1]
         self.qmp_address = ('127.0.0.1', port)
         # Not HostFirmware.__init__: that one runs the firmware itself.
         DuplicateStdoutPopen.__init__(self, msg_queue, cmd, meta=meta, **kwargs)

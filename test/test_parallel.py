@@ -36,8 +36,6 @@ def set_workers(fw, llm_target, n: int, seq: bool = False):
         assert r.int('threads') == 1, f'the host firmware should run {n} threads: {r}'
     elif llm_target == 'esp32s3-qemu' and n == 2:
         assert r.int('threads') == 1, f'the ESP32-S3 firmware should run on both cores: {r}'
-    elif llm_target == 'qemu' and n == 2 and getattr(fw.dut.proc, 'machine', None) == 'mps2-an521':
-        assert r.int('threads') == 1, f'the AN521 firmware should run on both cores: {r}'
     return r
 
 

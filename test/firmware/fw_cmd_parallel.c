@@ -32,7 +32,7 @@
 #include "llm_internal.h"
 #if defined(ESP_PLATFORM)
 #include "llm_port_esp32s3.h"
-#elif defined(BOARD_MPS2_AN521)
+#elif defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE
 #include "board.h" /* lib/board_mps2: the second core */
 #else
 #include "llm_port_posix.h"
@@ -47,7 +47,7 @@ void fw_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) {
     if (g_threads) {
 #if defined(ESP_PLATFORM)
         llm_esp32s3_parallel_for(fn, arg, n, user);
-#elif defined(BOARD_MPS2_AN521)
+#elif defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE
         board_parallel_for(fn, arg, n, user);
 #else
         llm_posix_parallel_for(fn, arg, n, user);
@@ -68,7 +68,7 @@ void fw_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) {
 static int start_threads(uint32_t n) {
 #if defined(ESP_PLATFORM)
     return n == 2 && llm_esp32s3_workers_start() == LLM_OK;
-#elif defined(BOARD_MPS2_AN521)
+#elif defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE
     return n == 2 && board_cores_start() == 2u;
 #else
     static int joined_at_exit;
@@ -90,7 +90,7 @@ void fw_cmd_workers(const char *cmd, char *args) {
         fw_reply_error(cmd, "usage");
         return;
     }
-#if !defined(ESP_PLATFORM) && !defined(BOARD_MPS2_AN521)
+#if !defined(ESP_PLATFORM) && !(defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE)
     llm_posix_pool_stop();
 #endif
     g_threads = 0;

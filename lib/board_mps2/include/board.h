@@ -11,8 +11,14 @@
  *   board  CPU          CODE (boot memory: code, model)  SRAM (data, arena, stack)  heap (16 MB)
  *   AN386  Cortex-M4F   0x00000000 ZBT SSRAM1            0x20000000 ZBT SSRAM2&3    0x21000000 PSRAM
  *   AN500  Cortex-M7    0x00000000 ZBT SSRAM1            0x20000000 ZBT SSRAM2&3    0x60000000 PSRAM
- *   AN505  Cortex-M33   0x00000000 SSRAM0                0x28000000 SSRAM1+2        0x80000000
+ *   AN505  Cortex-M33   0x10000000 SSRAM0 (Secure alias) 0x28000000 SSRAM1+2        0x80000000
  *   AN521  2x M33       as the AN505
+ *
+ * Known problem, AN521 only (the same code runs on the AN505): under QEMU 7.2
+ * the first semihosting call leaves core 0 without FPU access (CPACR reads
+ * 0 afterwards, the next float instruction faults with NOCP, and granting
+ * it again in the fault handler does not help), so the AN521's firmware
+ * stops at its first float instruction. Not root-caused.
  */
 #ifndef BOARD_H
 #define BOARD_H

@@ -126,6 +126,9 @@ __attribute__((used, noreturn)) void board__fault(uint32_t pc, uint32_t lr, uint
     __asm volatile("mrs %0, ipsr" : "=r"(ipsr));
     const char *head = "\n*** fault: ";
     while (*head) msg[n++] = *head++;
+#if BOARD_CORES > 1
+    put_hex(msg, &n, "core", *(volatile uint32_t *)0x4001F000u); /* SSE-200 CPU_IDENTITY */
+#endif
     put_hex(msg, &n, "exc", ipsr & 0x1FFu);
     put_hex(msg, &n, "pc", pc);
     put_hex(msg, &n, "lr", lr);
