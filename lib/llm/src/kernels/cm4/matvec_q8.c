@@ -62,6 +62,7 @@ static inline __attribute__((always_inline)) void dot4(int32_t d[4], const uint3
     int32_t d0 = 0, d1 = 0, d2 = 0, d3 = 0;
     uint32_t t0, t1, t2, xe, xo;
     const uint32_t *pa = *wa, *pb = *wb, *px = *x;
+#pragma GCC unroll 16
     for (unsigned k = 0; k < nw; k += 4u) {
         __asm__(Q8_WORD Q8_WORD Q8_WORD Q8_WORD
                 : [d0] "+r"(d0), [d1] "+r"(d1), [d2] "+r"(d2), [d3] "+r"(d3), [wa] "+r"(pa),
