@@ -33,7 +33,11 @@
 #if defined(ESP_PLATFORM)
 #include "llm_port_esp32s3.h"
 #elif defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE
-#include "board.h" /* lib/board_mps2: the second core */
+/* lib/board_mps2's board.h, declared here: including it would make
+ * PlatformIO's dependency finder (which ignores #if) link that library into
+ * every build of this firmware. */
+uint32_t board_cores_start(void);
+void board_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user);
 #else
 #include "llm_port_posix.h"
 #endif
