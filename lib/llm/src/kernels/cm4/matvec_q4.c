@@ -57,10 +57,10 @@ static inline int32_t unit_word(int32_t d, uint32_t v, int32_t xle, int32_t xlo,
                         d3 = unit_word(d3, wu[3u * rw + k], xle, xlo, xhe, xho);               \
                     }                                                                          \
                 }                                                                              \
-                a0 = llm__cm4_q4_acc(a0, d0, xsum[g], p0 + 2u * g, xs[g]);                          \
-                a1 = llm__cm4_q4_acc(a1, d1, xsum[g], p1 + 2u * g, xs[g]);                          \
-                a2 = llm__cm4_q4_acc(a2, d2, xsum[g], p2 + 2u * g, xs[g]);                          \
-                a3 = llm__cm4_q4_acc(a3, d3, xsum[g], p3 + 2u * g, xs[g]);                          \
+                a0 = llm__cm4_q4_acc(a0, d0, xsum[g], p0 + 2u * g, xs[g]);                     \
+                a1 = llm__cm4_q4_acc(a1, d1, xsum[g], p1 + 2u * g, xs[g]);                     \
+                a2 = llm__cm4_q4_acc(a2, d2, xsum[g], p2 + 2u * g, xs[g]);                     \
+                a3 = llm__cm4_q4_acc(a3, d3, xsum[g], p3 + 2u * g, xs[g]);                     \
             }                                                                                  \
             out[i] = a0;                                                                       \
             out[i + 1] = a1;                                                                   \
@@ -82,7 +82,7 @@ static inline int32_t unit_word(int32_t d, uint32_t v, int32_t xle, int32_t xlo,
                                        llm__sx13(xh));                                         \
                     }                                                                          \
                 }                                                                              \
-                a0 = llm__cm4_q4_acc(a0, d0, xsum[g], p0 + 2u * g, xs[g]);                          \
+                a0 = llm__cm4_q4_acc(a0, d0, xsum[g], p0 + 2u * g, xs[g]);                     \
             }                                                                                  \
             out[i] = a0;                                                                       \
         }                                                                                      \

@@ -87,14 +87,14 @@ static inline __attribute__((always_inline)) void dot4(int32_t d[4], const uint3
 /* One instance per group size (GS codes, GS / 4 words). w rows (d, n_pad),
  * x (n_pad), all word-aligned. */
 #define CM4_Q8_ROWS(GS)                                                                        \
-    static __attribute__((noinline)) void cm4_q8_rows_##GS(float *out, const int8_t *w, const uint16_t *ws,              \
-                                 const int8_t *xq, const float *xs, uint32_t d,                \
-                                 uint32_t n_pad) {                                             \
+    static __attribute__((noinline)) void cm4_q8_rows_##GS(                                    \
+        float *out, const int8_t *w, const uint16_t *ws, const int8_t *xq, const float *xs,    \
+        uint32_t d, uint32_t n_pad) {                                                          \
         const uint32_t ng = n_pad / (GS), rw = n_pad / 4u; /* groups, words per row */         \
         const uint32_t *x = (const uint32_t *)(const void *)xq;                                \
         const uint32_t *wr = (const uint32_t *)(const void *)w;                                \
         const uint32_t d4 = d - d % 4u;                                                        \
-        uint32_t xsp[2u * CHUNK_WORDS] __attribute__((aligned(8))); /* (CHUNK_WORDS, 2) */      \
+        uint32_t xsp[2u * CHUNK_WORDS] __attribute__((aligned(8))); /* (CHUNK_WORDS, 2) */     \
         for (uint32_t c0 = 0; c0 < rw && d4 > 0u; c0 += CHUNK_WORDS) {                         \
             const uint32_t cw = rw - c0 < CHUNK_WORDS ? rw - c0 : CHUNK_WORDS; /* words */     \
             for (uint32_t k = 0; k < cw; k++) {                                                \
@@ -118,10 +118,10 @@ static inline __attribute__((always_inline)) void dot4(int32_t d[4], const uint3
                 for (uint32_t g = g0; g < g1; g++) {                                           \
                     int32_t dd[4];                                                             \
                     dot4(dd, &wa, &wb, &xg, n_pad, (GS) / 4u);                                 \
-                    a0 = llm__cm4_q_acc(a0, dd[0], s0[g], xs[g]);                                   \
-                    a1 = llm__cm4_q_acc(a1, dd[1], s1[g], xs[g]);                                   \
-                    a2 = llm__cm4_q_acc(a2, dd[2], s2[g], xs[g]);                                   \
-                    a3 = llm__cm4_q_acc(a3, dd[3], s3[g], xs[g]);                                   \
+                    a0 = llm__cm4_q_acc(a0, dd[0], s0[g], xs[g]);                              \
+                    a1 = llm__cm4_q_acc(a1, dd[1], s1[g], xs[g]);                              \
+                    a2 = llm__cm4_q_acc(a2, dd[2], s2[g], xs[g]);                              \
+                    a3 = llm__cm4_q_acc(a3, dd[3], s3[g], xs[g]);                              \
                 }                                                                              \
                 out[i] = a0;                                                                   \
                 out[i + 1] = a1;                                                               \
@@ -129,7 +129,7 @@ static inline __attribute__((always_inline)) void dot4(int32_t d[4], const uint3
                 out[i + 3] = a3;                                                               \
             }                                                                                  \
         }                                                                                      \
-        for (uint32_t i = d4; i < d; i++) {                                                                   \
+        for (uint32_t i = d4; i < d; i++) {                                                    \
             const uint32_t *w0 = wr + (size_t)i * rw;                                          \
             const uint16_t *s0 = ws + (size_t)i * ng;                                          \
             float a0 = 0.0f;                                                                   \
@@ -140,7 +140,7 @@ static inline __attribute__((always_inline)) void dot4(int32_t d[4], const uint3
                     d0 = llm__smlad(llm__sx02(v0), llm__sx02(xv), d0);                         \
                     d0 = llm__smlad(llm__sx13(v0), llm__sx13(xv), d0);                         \
                 }                                                                              \
-                a0 = llm__cm4_q_acc(a0, d0, s0[g], xs[g]);                                          \
+                a0 = llm__cm4_q_acc(a0, d0, s0[g], xs[g]);                                     \
             }                                                                                  \
             out[i] = a0;                                                                       \
         }                                                                                      \
