@@ -19,6 +19,9 @@ from cycles, which these counts do not give.
     python extra_scripts/bench_mps2.py                 # build and run all
     python extra_scripts/bench_mps2.py --no-build      # reuse the built ELFs
     python extra_scripts/bench_mps2.py --boards m4     # one board
+    python extra_scripts/bench_mps2.py --regions       # and, per cm4 firmware, the
+        # instructions per position in mat-vecs / attention / the rest and the
+        # costliest functions (bench_m55.py's QEMU plugin, built with the host cc)
 
 Needs LLM_MODELS_DIR (stories260K.bin, tok512.bin) for the build and
 qemu-system-arm (7.2 has these machines).
@@ -28,6 +31,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import bench_m55  # the region-counting QEMU plugin and its helpers
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARDS = {"m4": "mps2-an386", "m7": "mps2-an500", "m33": "mps2-an505"}
@@ -59,6 +64,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--no-build", action="store_true", help="reuse the built ELFs")
     ap.add_argument("--boards", nargs="+", default=list(BOARDS), choices=list(BOARDS))
+    ap.add_argument("--regions", action="store_true",
+                    help="also count each cm4 firmware's instructions per region")
     args = ap.parse_args()
     envs = [env_name(b, w, ref) for b in args.boards for w in WEIGHTS for ref in (True, False)]
     if not args.no_build:
@@ -79,7 +86,31 @@ def main() -> int:
             print(f"{b:6} {w.strip('_') or 'fp32':7} {ref:12,.0f} {ours:12,.0f} {ours / ref:8.3f} "
                   f"{ref / base:12.3f} {ours / base:12.3f}")
     print("QEMU counts instructions, not cycles (no dual issue, FPU latencies or wait states).")
+    if args.regions:
+        regions(args.boards)
     return 0
+
+
+def regions(boards):
+    """Per cm4 firmware: instructions per forward pass in each region of
+    llm_forward (mat-vec, attention, the rest) and the five costliest
+    functions per pass, counted by bench_m55's plugin."""
+    work = ROOT / ".pio" / "bench_mps2"
+    work.mkdir(parents=True, exist_ok=True)
+    plugin = bench_m55.build_plugin(work)
+    tools = {"nm": bench_m55.find_tool("arm-none-eabi-nm"),
+             "objdump": bench_m55.find_tool("arm-none-eabi-objdump")}
+    print("\ncm4 backend, instructions per forward pass: mat-vec / attention / rest")
+    for b in boards:
+        for w in WEIGHTS:
+            env = env_name(b, w, False)
+            elf = ROOT / ".pio" / "build" / env / "firmware.elf"
+            r = bench_m55.run_one(env, elf, plugin, work, tools, "qemu-system-arm", hot=True,
+                                  machine=BOARDS[b])
+            n = r["passes"]
+            per = [r[f"region{i}"][0] / n for i in (1, 2, 3)]
+            print(f"{b:6} {w.strip('_') or 'fp32':5} " + " / ".join(f"{v:,.0f}" for v in per))
+            print("       " + ", ".join(f"{name} {ins / n:,.0f}" for ins, _, name in r["hot"][:5]))
 
 
 if __name__ == "__main__":
