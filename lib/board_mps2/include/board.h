@@ -14,11 +14,9 @@
  *   AN505  Cortex-M33   0x10000000 SSRAM0 (Secure alias) 0x28000000 SSRAM1+2        0x80000000
  *   AN521  2x M33       as the AN505
  *
- * Known problem, AN521 only (the same code runs on the AN505): under QEMU 7.2
- * the first semihosting call leaves core 0 without FPU access (CPACR reads
- * 0 afterwards, the next float instruction faults with NOCP, and granting
- * it again in the fault handler does not help), so the AN521's firmware
- * stops at its first float instruction. Not root-caused.
+ * AN521: core 1 runs main and owns the console; core 0 starts it and parks
+ * (src/cores.c says why: under QEMU 7.2 core 0 loses its FPU once the
+ * console has been used), so the firmware runs on one core by default.
  */
 #ifndef BOARD_H
 #define BOARD_H

@@ -39,4 +39,8 @@ static inline __attribute__((always_inline)) void board__fpu_on(void) {
 /* The fault handler of every vector table. */
 void Default_Handler(void);
 
+/* AN521: core 0's reset path (src/cores.c): moves to its own stack, starts
+ * core 1 on the vector table (which runs main) and serves parallel_for. */
+__attribute__((noreturn)) void board__worker_boot(void);
+
 #endif /* BOARD_INTERNAL_H */

@@ -1,30 +1,39 @@
 /*
- * The AN521's second Cortex-M33 as a parallel_for worker: bare metal, no
- * RTOS, a shared job record and an event handshake.
+ * The AN521's two Cortex-M33 cores for parallel_for: bare metal, no RTOS, a
+ * shared job record and an event handshake.
  *
- * Start: the SSE-200 holds core 1 in reset (CPUWAIT bit 1) until core 0
- * writes its initial vector table address (INITSVTOR1) and clears the bit;
- * core 1 then boots from core1_vectors: its own stack, core1_main.
- * A job: core 0 fills `job`, bumps job.seq (DMB before, so the fields are
- * visible first) and signals an event (SEV); core 1 wakes from WFE, runs
- * its range, stores job.done = seq (DMB before, so its results are visible
- * first) and signals back; core 0 runs its own range meanwhile and waits
- * for done == seq. Each item is computed by the same call whatever core runs
+ * Roles: core 1 runs main, core 0 is the worker. Under QEMU 7.2 a
+ * semihosting call (made by either core) leaves core 0 without FPU access:
+ * CPACR reads 0 afterwards and core 0's next float instruction faults with
+ * NOCP, and granting it again (CPACR, and NSACR / CPACR_NS in case the
+ * core were left Non-secure) does not bring it back; core 1 is not affected.
+ * So core 1 owns the console and core 0 serves jobs only when built with
+ * -DBOARD_MPS2_SECOND_CORE=1: then the handshake runs (every item visited
+ * once) but core 0 faults at its first float instruction once the console
+ * has been used. Not root-caused. By default core 0 parks after starting
+ * core 1 and the firmware runs on one core.
+ *
+ * Start: the SSE-200 boots core 0 and holds core 1 (CPUWAIT bit 1). Core 0
+ * (board__worker_boot) moves to its own stack in .noinit, clears `go`, points
+ * core 1's initial vector table (INITSVTOR1) at the normal one, releases
+ * core 1 and sleeps until `go` says core 1 has initialised memory and wants
+ * a worker (board_cores_start). Until then core 0 touches nothing that
+ * core 1's start-up writes.
+ * A job: core 1 fills `job`, bumps job.seq (DMB before, so the fields are
+ * visible first) and signals an event (SEV); core 0 wakes from WFE, runs its
+ * range, stores job.done = seq (DMB before, so its results are visible
+ * first) and signals back; core 1 runs its own range meanwhile and waits for
+ * done == seq. Each item is computed by the same call whatever core runs
  * it, so results are bit-identical to one core. QEMU runs WFE as a yield to
  * the other core, so waiting costs few emulated instructions.
- * On one-core boards board_parallel_for simply runs everything on core 0.
- *
- * Off unless built with -DBOARD_MPS2_SECOND_CORE=1, as the AN521 does not
- * run float code under QEMU 7.2 yet (see board.h), so nothing here has
- * been shown beyond the handshake: core 1 starts, takes its ranges, and
- * `parallel cover` visits every item once.
+ * On one-core boards board_parallel_for simply runs everything here.
  */
 #include <stdint.h>
 
 #include "board.h"
 #include "board_internal.h"
 
-static uint64_t items[BOARD_CORES]; /* items each core ran, for board_core_items */
+static uint64_t items[BOARD_CORES]; /* items run: [0] the main core, [1] the worker */
 
 static inline void dmb(void) {
     __asm volatile("dmb" ::: "memory");
@@ -34,29 +43,43 @@ static inline void dmb(void) {
 #define BOARD_MPS2_SECOND_CORE 0
 #endif
 
-#if BOARD_CORES > 1 && BOARD_MPS2_SECOND_CORE
+#if BOARD_CORES > 1
 
 /* SSE-200 system control (Secure only). */
 #define SYSCTL_INITSVTOR1 (*(volatile uint32_t *)0x50021114u)
 #define SYSCTL_CPUWAIT (*(volatile uint32_t *)0x50021118u)
 
+#define GO_MAGIC 0x600D1E55u /* any value; the worker clears `go` first */
+
 typedef struct {
     llm_range_fn fn;
     void *arg;
     uint32_t n;
-    volatile uint32_t seq;  /* bumped by core 0 per job */
-    volatile uint32_t done; /* the last seq core 1 finished */
-    volatile uint32_t up;   /* core 1 is in its loop */
+    volatile uint32_t seq;  /* bumped by the main core per job */
+    volatile uint32_t done; /* the last seq the worker finished */
+    volatile uint32_t up;   /* the worker is in its loop */
 } board_job;
 
-static board_job job;
+static board_job job;        /* in .bss: used only after `go` */
 static uint32_t running = 1; /* cores taking jobs */
 
-#define CORE1_STACK_WORDS 1024u
-static uint64_t core1_stack[CORE1_STACK_WORDS / 2u]; /* (4 KB) in .bss */
+/* Written before core 1 starts, so not in .data / .bss. */
+#define WORKER_STACK_WORDS 1024u
+__attribute__((section(".noinit"))) static uint64_t worker_stack[WORKER_STACK_WORDS / 2u];
+__attribute__((section(".noinit"))) static volatile uint32_t go;
 
-__attribute__((noreturn)) static void core1_loop(void) {
-    uint32_t seen = 0;
+extern const uint32_t __vectors_start__[]; /* the vector table (linker script) */
+
+__attribute__((noreturn, used)) static void worker_main(void) {
+    go = 0u;
+    dmb();
+    SYSCTL_INITSVTOR1 = (uint32_t)(uintptr_t)__vectors_start__;
+    dmb();
+    SYSCTL_CPUWAIT = SYSCTL_CPUWAIT & ~2u;
+    while (go != GO_MAGIC) __asm volatile("wfe" ::: "memory");
+    dmb();
+    board__fpu_on();
+    uint32_t seen = job.seq;
     job.up = 1u;
     __asm volatile("dsb\n\tsev" ::: "memory");
     for (;;) {
@@ -73,42 +96,21 @@ __attribute__((noreturn)) static void core1_loop(void) {
     }
 }
 
-__attribute__((noreturn)) static void core1_reset(void) {
-    board__fpu_on();
-    core1_loop();
+/* Core 0 arrives on the stack core 1 will use: leave it at once. */
+__attribute__((naked, noreturn)) void board__worker_boot(void) {
+    __asm volatile("mov sp, %0\n\t"
+                   "b worker_main\n\t"
+                   :
+                   : "r"(worker_stack + WORKER_STACK_WORDS / 2u));
 }
 
-typedef union {
-    void (*handler)(void);
-    const void *stack_top;
-} board_vector;
-
-__attribute__((section(".vectors.core1"), used, aligned(128)))
-const board_vector core1_vectors[16] = {
-    {.stack_top = core1_stack + CORE1_STACK_WORDS / 2u},
-    {.handler = core1_reset},
-    {.handler = Default_Handler}, /* NMI */
-    {.handler = Default_Handler}, /* HardFault */
-    {.handler = Default_Handler}, /* MemManage */
-    {.handler = Default_Handler}, /* BusFault */
-    {.handler = Default_Handler}, /* UsageFault */
-    {.handler = Default_Handler}, /* SecureFault */
-    {.handler = 0},
-    {.handler = 0},
-    {.handler = 0},
-    {.handler = Default_Handler}, /* SVCall */
-    {.handler = Default_Handler}, /* DebugMonitor */
-    {.handler = 0},
-    {.handler = Default_Handler}, /* PendSV */
-    {.handler = Default_Handler}, /* SysTick */
-};
-
 uint32_t board_cores_start(void) {
-    if (running == 2u) return 2u;
-    SYSCTL_INITSVTOR1 = (uint32_t)(uintptr_t)core1_vectors;
+    if (running == 2u || !BOARD_MPS2_SECOND_CORE) return running;
     dmb();
-    SYSCTL_CPUWAIT = SYSCTL_CPUWAIT & ~2u;
+    go = GO_MAGIC;
+    __asm volatile("dsb\n\tsev" ::: "memory");
     while (!job.up) __asm volatile("wfe" ::: "memory");
+    dmb();
     running = 2u;
     return running;
 }

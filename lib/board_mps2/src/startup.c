@@ -74,8 +74,13 @@ __attribute__((noreturn, noinline)) static void start(void) {
     exit(main());
 }
 
-/* Entry from the vector table; only integer code until the FPU is on. */
+/* Entry from the vector table; only integer code until the FPU is on. On
+ * the AN521 both cores enter here: core 0 becomes the worker (src/cores.c)
+ * and core 1 runs main. */
 __attribute__((noreturn)) void Reset_Handler(void) {
+#if BOARD_CORES > 1
+    if (*(volatile uint32_t *)0x4001F000u == 0u) board__worker_boot(); /* SSE-200 CPU_IDENTITY */
+#endif
     board__fpu_on();
 #if BOARD_HAS_SPLIM
     /* A stack overflow into .bss becomes a UsageFault (reported below). */
