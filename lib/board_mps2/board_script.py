@@ -7,6 +7,8 @@ MPS2 boards below on the arm_baremetal platform. It gives the final link
   * the board's linker script ld/<board>.ld (its memory map), which INCLUDEs
     the sections shared by the family (ld/mps2_sections.ld, found through
     -L ld), unless the project set board_build.ldscript;
+  * a dependency of the firmware on those scripts, so that editing one
+    relinks (SCons does not scan linker scripts);
   * newlib's semihosting libraries (--specs=rdimon.specs) without rdimon's
     own start-up files (-nostartfiles): src/startup.c replaces them.
 Idempotent: running twice adds nothing twice.
@@ -25,6 +27,8 @@ if env.get("PIOPLATFORM") == "arm_baremetal" and env.get("BOARD") in BOARDS:
     ld_dir = os.path.join(pio_lib_builder.path, "ld")
     if not env.GetProjectOption("board_build.ldscript", ""):
         genv.Replace(LDSCRIPT_PATH=os.path.join(ld_dir, env["BOARD"] + ".ld"))
+    genv.Depends(os.path.join("$BUILD_DIR", "${PROGNAME}${PROGSUFFIX}"),
+                 [os.path.join(ld_dir, f) for f in sorted(os.listdir(ld_dir)) if f.endswith(".ld")])
     flags = genv.get("LINKFLAGS", [])
     wanted = ["--specs=rdimon.specs", "-nostartfiles", "-L" + ld_dir]
     genv.Append(LINKFLAGS=[f for f in wanted if f not in flags])
