@@ -9,7 +9,11 @@
 #      the Xtensa toolchain, ESP-DSP and our PIE kernels (the ESP32-S3 story
 #      images, built here too, run in pass 1 with the other examples),
 #   4. the device tests again on the emulated Cortex-M55 (QEMU mps3-an547),
-#      with the CMSIS-DSP/Helium backend and with the reference kernels.
+#      with the CMSIS-DSP/Helium backend and with the reference kernels,
+#   5. and on the emulated MPS2 boards (QEMU mps2-an386 Cortex-M4F, -an500
+#      Cortex-M7, -an505 Cortex-M33, -an521 two Cortex-M33, run on one) with
+#      the cm4 backend, and on the AN386 with the reference kernels (their
+#      story images run in pass 1 with the other examples).
 # The ESP32-S3 tools come from $LLM_ESP32S3_TOOLS (default ../shared/esp32s3;
 # extra_scripts/esp32s3_tools.py): without them the run fails, unless
 # LLM_SKIP_ESP32S3=1 says to leave the ESP32-S3 out.
@@ -20,7 +24,10 @@ source extra_scripts/bootstrap.sh
 llm_bootstrap
 
 t0=$SECONDS
-env_args=(-e native -e native_test -e native_asan -e m55_test -e m55_test_ref -e m55_story)
+mps2_tests=(m4_test m7_test m33_test m33x2_test m4_test_ref)
+env_args=(-e native -e native_test -e native_asan -e m55_test -e m55_test_ref -e m55_story
+    -e m4_story -e m7_story -e m33_story -e m33x2_story)
+for e in "${mps2_tests[@]}"; do env_args+=(-e "$e"); done
 llm_say "pio run ${env_args[*]}"
 pio run "${env_args[@]}"
 
@@ -45,13 +52,14 @@ llm_say "pytest: device tests, firmware .pio/build/native_asan/program (ASan + U
 python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_asan/program
 
 # The emulated boards' passes are independent: two at a time (each is mostly
-# one QEMU process), each into its own log, printed when it ends.
+# one QEMU process; the next starts as soon as one ends), each into its own
+# log, printed when it ends.
 passes=()
 if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
     passes+=("emulated ESP32-S3, firmware .pio/idf/esp32s3_test_qemu/flash.bin|--llm-target=esp32s3-qemu|--llm-firmware=.pio/idf/esp32s3_test_qemu/flash.bin")
 fi
-for fw in m55_test m55_test_ref; do
-    passes+=("emulated Cortex-M55, firmware .pio/build/$fw/firmware.elf|--llm-target=qemu|--llm-firmware=.pio/build/$fw/firmware.elf")
+for fw in m55_test m55_test_ref "${mps2_tests[@]}"; do
+    passes+=("emulated board, firmware .pio/build/$fw/firmware.elf|--llm-target=qemu|--llm-firmware=.pio/build/$fw/firmware.elf")
 done
 run_pass() {  # "title|target|firmware" log
     local title target firmware
@@ -59,17 +67,18 @@ run_pass() {  # "title|target|firmware" log
     { echo "==> pytest: device tests on the $title"; python -m pytest test -q "${device_only[@]}" "$target" "$firmware"; } >"$2" 2>&1
 }
 failed=0
-for ((i = 0; i < ${#passes[@]}; i += 2)); do
-    pids=()
-    for j in $i $((i + 1)); do
-        [ "$j" -lt "${#passes[@]}" ] || continue
-        run_pass "${passes[$j]}" ".pio/test-pass-$j.log" &
-        pids+=("$!:$j")
-    done
-    for pj in "${pids[@]}"; do
-        wait "${pj%%:*}" || failed=1
-        cat ".pio/test-pass-${pj##*:}.log"
-    done
+declare -A running=()  # pid -> pass index
+finish_one() {
+    local pid
+    wait -n -p pid "${!running[@]}" || failed=1
+    cat ".pio/test-pass-${running[$pid]}.log"
+    unset "running[$pid]"
+}
+for ((i = 0; i < ${#passes[@]}; i++)); do
+    [ "${#running[@]}" -lt 2 ] || finish_one
+    run_pass "${passes[$i]}" ".pio/test-pass-$i.log" &
+    running[$!]=$i
 done
+while [ "${#running[@]}" -gt 0 ]; do finish_one; done
 [ "$failed" = 0 ] || llm_die "a device-test pass failed (see above)"
 llm_say "all tests passed in $((SECONDS - t0)) s"

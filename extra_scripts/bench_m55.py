@@ -123,7 +123,7 @@ def vector_addresses(objdump: str, elf: Path, dest: Path) -> int:
 
 
 def run_one(label: str, elf: Path, plugin: Path, work: Path, tools: dict, qemu: str,
-            hot: bool = False) -> dict:
+            hot: bool = False, machine: str = "mps3-an547") -> dict:
     syms = symbols(tools["nm"], elf)
     for name in ("llm_profile_region", "board_prof_entries"):
         if name not in syms:
@@ -140,7 +140,7 @@ def run_one(label: str, elf: Path, plugin: Path, work: Path, tools: dict, qemu: 
     hot_file = work / f"{label}.hot"
     if hot:
         plugin_arg += f",hot={hot_file}"
-    cmd = [qemu, "-M", "mps3-an547", "-nographic", "-monitor", "none", "-serial", "none",
+    cmd = [qemu, "-M", machine, "-nographic", "-monitor", "none", "-serial", "none",
            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
            "-kernel", str(elf), "-plugin", plugin_arg]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)

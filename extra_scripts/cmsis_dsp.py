@@ -1,14 +1,17 @@
-"""PlatformIO extra script: CMSIS-DSP for the llm library's Cortex-M55 backend.
+"""PlatformIO extra script: CMSIS-DSP for the llm library's Cortex-M55 and
+Cortex-M4F/M7/M33 backends.
 
-Use it in every environment built with LLM_BACKEND_CM55 (boards/mps3_an547.ini):
+Use it in every environment built with LLM_BACKEND_CM55 (boards/mps3_an547.ini)
+or LLM_BACKEND_CM4 (boards/mps2.ini):
 
     extra_scripts = pre:extra_scripts/cmsis_dsp.py
 
 It finds CMSIS-DSP's sources, adds their Include/PrivateInclude folders (as
-system headers) and
--DARM_MATH_HELIUM -D__GNUC_PYTHON__ to the build (the second drops the
-dependency on CMSIS-Core, which only the DSP-extension intrinsics need, not
-the Helium kernels), and compiles only the CMSIS-DSP files the backend calls
+system headers) and -D__GNUC_PYTHON__ to the build (it drops the dependency
+on CMSIS-Core, which only CMSIS-DSP's DSP-extension intrinsics need: the
+kernels compiled here do not use them), plus -DARM_MATH_HELIUM when the
+board's CPU has Helium (build.cpu cortex-m55; elsewhere CMSIS-DSP's scalar
+C variants are compiled), and compiles only the CMSIS-DSP files the backend calls
 (SOURCES below) into $BUILD_DIR/cmsis_dsp. CMSIS-DSP is never copied into
 this repository. Where it comes from, first found wins:
 
@@ -48,7 +51,9 @@ HELIUM_MARK = "ARM_MATH_MVEF"  # the Helium variants are under this macro
 PYPI_NAME = "cmsisdsp"
 PYPI_VERSION = "1.10.3"
 REGISTRY_PACKAGE = "framework-cmsis-dsp"
-DEFINES = ["ARM_MATH_HELIUM", "__GNUC_PYTHON__"]
+DEFINES = ["__GNUC_PYTHON__"]
+HELIUM_CPUS = ("cortex-m55", "cortex-m85")
+HELIUM_DEFINES = ["ARM_MATH_HELIUM"]
 
 
 def say(msg):
@@ -143,7 +148,8 @@ def main():
     if env.get("LLM_CMSIS_DSP_ROOT"):  # noqa: F821 (already done for this build)
         return
     root = option_dir() or package_dir() or cached_dir()
-    for rel in SOURCES:
+    helium = env.BoardConfig().get("build.cpu", "") in HELIUM_CPUS  # noqa: F821
+    for rel in SOURCES if helium else ():
         with open(os.path.join(root, rel), encoding="utf-8", errors="replace") as f:
             if HELIUM_MARK not in f.read():
                 fail("%s has no Helium variant (%s): CMSIS-DSP 1.8 or newer is needed"
@@ -154,7 +160,7 @@ def main():
     # headers do not trip the warnings our own code is held to.
     flags = dict(CCFLAGS=["-isystem", os.path.join(root, "Include"),
                           "-isystem", os.path.join(root, "PrivateInclude")],
-                 CPPDEFINES=DEFINES)
+                 CPPDEFINES=DEFINES + (HELIUM_DEFINES if helium else []))
     env.Append(**flags)  # noqa: F821
     # For environments cloned before this ran (the packaged library's builder).
     env.Replace(LLM_CMSIS_DSP_FLAGS=flags)  # noqa: F821

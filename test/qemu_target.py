@@ -1,4 +1,4 @@
-"""The `qemu` test target: the test firmware on the emulated Cortex-M55.
+"""The `qemu` test target: the test firmware on an emulated Arm board.
 
 pytest-embedded's own QEMU service (pytest-embedded-qemu) only knows
 Espressif machines: it always adds a `-drive ...,if=mtd` flash image, which
@@ -19,13 +19,18 @@ reports are deterministic.
 Build the firmware with `pio run -e m55_test`, then
     python -m pytest test --llm-target qemu --llm-firmware .pio/build/m55_test/firmware.elf
 
+The machine is the one the ELF names (the MPS2 boards' start-up code keeps
+the string "llm-qemu-machine=<name>" in the image: mps2-an386, -an500,
+-an505, -an521), else mps3-an547 (the Cortex-M55 board).
+
 Environment: LLM_QEMU (emulator, default qemu-system-arm), LLM_QEMU_MACHINE
-(default mps3-an547), LLM_QEMU_EXTRA_ARGS (appended, shell syntax).
+(overrides the machine), LLM_QEMU_EXTRA_ARGS (appended, shell syntax).
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -64,12 +69,23 @@ def check_arm_elf(path: str) -> None:
                                 'the qemu target runs .pio/build/m55_test/firmware.elf')
 
 
+MACHINE_MARK = re.compile(rb'llm-qemu-machine=([a-z0-9-]+)\x00')
+DEFAULT_MACHINE = 'mps3-an547'
+
+
+def elf_machine(path: str) -> str:
+    """The QEMU machine an ELF names (MACHINE_MARK), else DEFAULT_MACHINE."""
+    with open(path, 'rb') as f:
+        m = MACHINE_MARK.search(f.read())
+    return m.group(1).decode() if m else DEFAULT_MACHINE
+
+
 def qemu_command(firmware: str, qmp_port: int, qemu: str | None = None,
                  machine: str | None = None, extra_args: str | None = None) -> list[str]:
     """The QEMU command line for one firmware ELF."""
     return [
         qemu or os.environ.get('LLM_QEMU', 'qemu-system-arm'),
-        '-M', machine or os.environ.get('LLM_QEMU_MACHINE', 'mps3-an547'),
+        '-M', machine or os.environ.get('LLM_QEMU_MACHINE') or elf_machine(firmware),
         '-nographic', '-monitor', 'none', '-serial', 'none',
         '-semihosting-config', 'enable=on,target=native',
         '-icount', 'shift=0',

@@ -27,6 +27,9 @@ CASES = (
 )
 
 
+EXACT_BACKENDS = ('ref', 'cm4')
+
+
 def _id(case):
     op, dims, scale = case
     return f'{op}-{"x".join(map(str, dims))}-s{scale:g}'
@@ -39,8 +42,10 @@ def test_kernel(fw, case):
     out = fw.kernel(op, dims, scale, seed)
     a = inputs(op, dims, scale, seed)
 
-    # Dispatched vs reference.
-    rtol = 0.0 if fw.backend == 'ref' else DISPATCH_RTOL[op]
+    # Dispatched vs reference (bit-identical where the backend runs the
+    # reference's order of operations: cm4's CMSIS-DSP mat-vec sums each row
+    # in column order, as the reference does on a scalar FPU).
+    rtol = 0.0 if fw.backend in EXACT_BACKENDS else DISPATCH_RTOL[op]
     keys = ['k', 'k_inplace'] if op == 'rmsnorm' else ['k']
     for key in keys:
         if op == 'argmax' or rtol == 0.0:

@@ -1,7 +1,9 @@
 """The example programs as a user runs them: the host program's stdout is
 llama2.c run.c's, byte for byte, for llama2.c checkpoints and for our blobs;
-its errors are clear; the Cortex-M55 story firmware in QEMU prints the same
-story as the host. They need `pio run -e native -e m55_story` first."""
+its errors are clear; the story firmware in QEMU prints the same story as
+the host on the Cortex-M55 and on the MPS2 Cortex-M4F / M7 / M33 boards.
+They need `pio run -e native -e m55_story -e m4_story -e m7_story -e m33_story
+-e m33x2_story` first."""
 import subprocess
 from pathlib import Path
 
@@ -66,6 +68,21 @@ def test_host_program_errors(models_dir, tmp_path, case):
 
 def test_m55_story_in_qemu_matches_host():
     r = run(QEMU + ['-kernel', built(STORY_ELF, 'm55_story')])
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == LLAMA2C_GREEDY_200 + b'\n'
+    err = r.stderr.decode()
+    assert ' tok/s' in err and 'arena ' in err, err
+
+
+# The MPS2 boards' story envs (boards/mps2.ini) and their QEMU machines.
+MPS2_STORIES = [('m4_story', 'mps2-an386'), ('m7_story', 'mps2-an500'),
+                ('m33_story', 'mps2-an505'), ('m33x2_story', 'mps2-an521')]
+
+
+@pytest.mark.parametrize('env, machine', MPS2_STORIES, ids=[e for e, _ in MPS2_STORIES])
+def test_mps2_story_in_qemu_matches_host(env, machine):
+    elf = ROOT / '.pio' / 'build' / env / 'firmware.elf'
+    r = run(['qemu-system-arm', '-M', machine] + QEMU[3:] + ['-kernel', built(elf, env)])
     assert r.returncode == 0, r.stderr.decode()
     assert r.stdout == LLAMA2C_GREEDY_200 + b'\n'
     err = r.stderr.decode()

@@ -43,6 +43,8 @@ static const char *backend_name(void) {
     return "cm55";
 #elif LLM_BACKEND == LLM_BACKEND_ESP32S3
     return "esp32s3";
+#elif LLM_BACKEND == LLM_BACKEND_CM4
+    return "cm4";
 #else
     return "ref";
 #endif

@@ -5,7 +5,8 @@
  *                              hook (fw_parallel_for, installed at start-up)
  *                              is split into n ranges (1..64): on n threads
  *                              where the target has them (host: the POSIX
- *                              pool; ESP32-S3: both cores when n is 2), else,
+ *                              pool; ESP32-S3 and the MPS2 AN521: both
+ *                              cores when n is 2), else,
  *                              or with "seq", one range after another on this
  *                              thread, last range first. Prints workers
  *                              threads (1 when real threads run the ranges).
@@ -31,6 +32,12 @@
 #include "llm_internal.h"
 #if defined(ESP_PLATFORM)
 #include "llm_port_esp32s3.h"
+#elif defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE
+/* lib/board_mps2's board.h, declared here: including it would make
+ * PlatformIO's dependency finder (which ignores #if) link that library into
+ * every build of this firmware. */
+uint32_t board_cores_start(void);
+void board_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user);
 #else
 #include "llm_port_posix.h"
 #endif
@@ -44,6 +51,8 @@ void fw_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) {
     if (g_threads) {
 #if defined(ESP_PLATFORM)
         llm_esp32s3_parallel_for(fn, arg, n, user);
+#elif defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE
+        board_parallel_for(fn, arg, n, user);
 #else
         llm_posix_parallel_for(fn, arg, n, user);
 #endif
@@ -63,6 +72,8 @@ void fw_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) {
 static int start_threads(uint32_t n) {
 #if defined(ESP_PLATFORM)
     return n == 2 && llm_esp32s3_workers_start() == LLM_OK;
+#elif defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE
+    return n == 2 && board_cores_start() == 2u;
 #else
     static int joined_at_exit;
     if (!joined_at_exit) {
@@ -83,7 +94,7 @@ void fw_cmd_workers(const char *cmd, char *args) {
         fw_reply_error(cmd, "usage");
         return;
     }
-#if !defined(ESP_PLATFORM)
+#if !defined(ESP_PLATFORM) && !(defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE)
     llm_posix_pool_stop();
 #endif
     g_threads = 0;

@@ -9,6 +9,16 @@
 #define LLM_BACKEND_REF 0     /* portable scalar C reference */
 #define LLM_BACKEND_CM55 1    /* Cortex-M55: CMSIS-DSP + Helium (MVE) */
 #define LLM_BACKEND_ESP32S3 2 /* ESP32-S3: ESP-DSP */
+#define LLM_BACKEND_CM4 3     /* Cortex-M4F/M7/M33: CMSIS-DSP + DSP extension (SMLAD) */
+
+/* Armv7E-M or Armv8-M Mainline with the DSP extension and a single-precision
+ * FPU (Cortex-M4F, M7, M33, M35P, M55 without Helium, ...). */
+#if defined(__ARM_ARCH_PROFILE) && __ARM_ARCH_PROFILE == 'M' && defined(__ARM_FEATURE_DSP) && \
+    defined(__ARM_FP) && (__ARM_FP & 4)
+#define LLM__ARM_DSP_FPU 1
+#else
+#define LLM__ARM_DSP_FPU 0
+#endif
 
 /* ESP-IDF keeps CONFIG_IDF_TARGET_* in sdkconfig.h, not in compiler flags. */
 #if !defined(LLM_BACKEND) && defined(ESP_PLATFORM) && !defined(CONFIG_IDF_TARGET) && \
@@ -24,6 +34,8 @@
 #define LLM_BACKEND LLM_BACKEND_CM55
 #elif defined(CONFIG_IDF_TARGET_ESP32S3)
 #define LLM_BACKEND LLM_BACKEND_ESP32S3
+#elif LLM__ARM_DSP_FPU
+#define LLM_BACKEND LLM_BACKEND_CM4
 #else
 #define LLM_BACKEND LLM_BACKEND_REF
 #endif
@@ -75,11 +87,14 @@
 #endif
 
 #if LLM_BACKEND != LLM_BACKEND_REF && LLM_BACKEND != LLM_BACKEND_CM55 && \
-    LLM_BACKEND != LLM_BACKEND_ESP32S3
-#error "LLM_BACKEND must be LLM_BACKEND_REF, LLM_BACKEND_CM55 or LLM_BACKEND_ESP32S3"
+    LLM_BACKEND != LLM_BACKEND_ESP32S3 && LLM_BACKEND != LLM_BACKEND_CM4
+#error "LLM_BACKEND must be LLM_BACKEND_REF, LLM_BACKEND_CM55, LLM_BACKEND_ESP32S3 or LLM_BACKEND_CM4"
 #endif
 #if LLM_BACKEND == LLM_BACKEND_CM55 && !(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
 #error "LLM_BACKEND_CM55 needs Helium with floating point (-mcpu=cortex-m55 -mfloat-abi=hard)"
+#endif
+#if LLM_BACKEND == LLM_BACKEND_CM4 && !LLM__ARM_DSP_FPU
+#error "LLM_BACKEND_CM4 needs an M-profile core with the DSP extension and a single-precision FPU (e.g. -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard)"
 #endif
 #if LLM_MAX_LAYERS < 1 || LLM_MAX_LAYERS > 256
 #error "LLM_MAX_LAYERS must be in 1..256"

@@ -108,7 +108,7 @@ env.Replace(
         r"^(?:\.vectors|\.isr_vector|\.text|\.rodata|\.ARM\.extab|\.ARM\.exidx|"
         r"\.init_array|\.preinit_array|\.fini_array|\.data|\.llm_model)\s+(\d+).*"
     ),
-    SIZEDATAREGEXP=r"^(?:\.data|\.bss|\.isram_bss|\.noinit)\s+(\d+).*",
+    SIZEDATAREGEXP=r"^(?:\.data|\.bss|\.isram_bss|\.big_bss|\.noinit)\s+(\d+).*",
     SIZEPRINTCMD="$SIZETOOL -A -d $SOURCES",
 )
 

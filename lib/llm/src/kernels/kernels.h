@@ -76,6 +76,8 @@ void llm_ref_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *
 #include "cm55/kernels_cm55.h"
 #elif LLM_BACKEND == LLM_BACKEND_ESP32S3
 #include "esp32s3/kernels_esp32s3.h"
+#elif LLM_BACKEND == LLM_BACKEND_CM4
+#include "cm4/kernels_cm4.h"
 #endif
 
 #ifndef llm_k_matvec_f32

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Cortex-M4F / M7 / M33 decode benchmark in instructions, deterministic: the
+scalar reference kernels against the cm4 backend (CMSIS-DSP fp32 mat-vec,
+SMLAD q8/q4 mat-vecs), with fp32, q8 and q4 weights, on the emulated MPS2
+boards, side by side in one run.
+
+Each firmware is the story example built as <board>_bench[_q8|_q4][_ref]
+(boards/mps2.ini): stories260K embedded in the code memory, greedy decoding
+of 256 positions after "Once upon a time", fp32 KV cache. Each runs in QEMU
+with `-icount shift=0`, where emulated time counts instructions (1 ns each):
+decode instructions per token = the firmware's decode time in ns / tokens
+generated. The numbers repeat exactly run after run.
+
+QEMU counts instructions, not cycles: no pipeline, no dual issue (the M7
+issues two instructions per cycle where it can), no FPU latencies, no
+flash or SRAM wait states, no caches. A real part's time per token follows
+from cycles, which these counts do not give.
+
+    python extra_scripts/bench_mps2.py                 # build and run all
+    python extra_scripts/bench_mps2.py --no-build      # reuse the built ELFs
+    python extra_scripts/bench_mps2.py --boards m4     # one board
+    python extra_scripts/bench_mps2.py --regions       # and, per cm4 firmware, the
+        # instructions per position in mat-vecs / attention / the rest and the
+        # costliest functions (bench_m55.py's QEMU plugin, built with the host cc)
+
+Needs LLM_MODELS_DIR (stories260K.bin, tok512.bin) for the build and
+qemu-system-arm (7.2 has these machines).
+"""
+import argparse
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import bench_m55  # the region-counting QEMU plugin and its helpers
+
+ROOT = Path(__file__).resolve().parent.parent
+BOARDS = {"m4": "mps2-an386", "m7": "mps2-an500", "m33": "mps2-an505"}
+WEIGHTS = ("", "_q8", "_q4")  # env suffixes: fp32, q8, q4
+TIME_RE = re.compile(r"emulated time: prefill (\d+) us, decode (\d+) us")
+TOKENS_RE = re.compile(r"tokens: (\d+) prompt \(incl\. BOS\) \+ (\d+) generated, end: (\w+)")
+
+
+def env_name(board: str, weights: str, ref: bool) -> str:
+    return f"{board}_bench{weights}{'_ref' if ref else ''}"
+
+
+def run(env: str, machine: str) -> tuple[float, bytes]:
+    elf = ROOT / ".pio" / "build" / env / "firmware.elf"
+    if not elf.is_file():
+        sys.exit(f"bench_mps2: {elf} is missing (pio run -e {env})")
+    r = subprocess.run(["qemu-system-arm", "-M", machine, "-nographic", "-monitor", "none",
+                        "-serial", "none", "-semihosting-config", "enable=on,target=native",
+                        "-icount", "shift=0", "-kernel", str(elf)],
+                       capture_output=True, timeout=1800)
+    err = r.stderr.decode(errors="replace")
+    t, n = TIME_RE.search(err), TOKENS_RE.search(err)
+    if r.returncode != 0 or not t or not n:
+        sys.exit(f"bench_mps2: {env} failed (exit {r.returncode}):\n{err}")
+    return int(t.group(2)) * 1000 / int(n.group(2)), r.stdout
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--no-build", action="store_true", help="reuse the built ELFs")
+    ap.add_argument("--boards", nargs="+", default=list(BOARDS), choices=list(BOARDS))
+    ap.add_argument("--regions", action="store_true",
+                    help="also count each cm4 firmware's instructions per region")
+    args = ap.parse_args()
+    envs = [env_name(b, w, ref) for b in args.boards for w in WEIGHTS for ref in (True, False)]
+    if not args.no_build:
+        cmd = ["pio", "run"] + [a for e in envs for a in ("-e", e)]
+        if subprocess.call(cmd, cwd=ROOT, stdout=subprocess.DEVNULL) != 0:
+            sys.exit("bench_mps2: build failed: " + " ".join(cmd))
+    print("stories260K, greedy, 256 positions, fp32 KV cache: decode instructions per token")
+    print(f"{'board':6} {'weights':7} {'reference':>12} {'cm4':>12} {'cm4/ref':>8} {'ref/ref fp32':>12} "
+          f"{'cm4/ref fp32':>12}")
+    for b in args.boards:
+        base = None
+        for w in WEIGHTS:
+            ref, ref_text = run(env_name(b, w, True), BOARDS[b])
+            ours, our_text = run(env_name(b, w, False), BOARDS[b])
+            if ref_text != our_text:
+                sys.exit(f"bench_mps2: {b}{w}: the two backends printed different text")
+            base = base or ref
+            print(f"{b:6} {w.strip('_') or 'fp32':7} {ref:12,.0f} {ours:12,.0f} {ours / ref:8.3f} "
+                  f"{ref / base:12.3f} {ours / base:12.3f}")
+    print("QEMU counts instructions, not cycles (no dual issue, FPU latencies or wait states).")
+    if args.regions:
+        regions(args.boards)
+    return 0
+
+
+def regions(boards):
+    """Per cm4 firmware: instructions per forward pass in each region of
+    llm_forward (mat-vec, attention, the rest) and the five costliest
+    functions per pass, counted by bench_m55's plugin."""
+    work = ROOT / ".pio" / "bench_mps2"
+    work.mkdir(parents=True, exist_ok=True)
+    plugin = bench_m55.build_plugin(work)
+    tools = {"nm": bench_m55.find_tool("arm-none-eabi-nm"),
+             "objdump": bench_m55.find_tool("arm-none-eabi-objdump")}
+    print("\ncm4 backend, instructions per forward pass: mat-vec / attention / rest")
+    for b in boards:
+        for w in WEIGHTS:
+            env = env_name(b, w, False)
+            elf = ROOT / ".pio" / "build" / env / "firmware.elf"
+            r = bench_m55.run_one(env, elf, plugin, work, tools, "qemu-system-arm", hot=True,
+                                  machine=BOARDS[b])
+            n = r["passes"]
+            per = [r[f"region{i}"][0] / n for i in (1, 2, 3)]
+            print(f"{b:6} {w.strip('_') or 'fp32':5} " + " / ".join(f"{v:,.0f}" for v in per))
+            print("       " + ", ".join(f"{name} {ins / n:,.0f}" for ins, _, name in r["hot"][:5]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

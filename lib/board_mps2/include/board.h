@@ -1,0 +1,108 @@
+/*
+ * Arm MPS2 boards as emulated by QEMU (`qemu-system-arm -M mps2-an386`,
+ * `mps2-an500`, `mps2-an505`, `mps2-an521`): start-up, memory regions,
+ * time, the llm port and, on the AN521, its second core. Console and files
+ * go through newlib semihosting (stdio works when QEMU runs with
+ * -semihosting-config enable=on,target=native). The board is named by one
+ * of BOARD_MPS2_AN386 / _AN500 / _AN505 / _AN521 (the board manifests'
+ * build.extra_flags).
+ *
+ * Memory map (ld/<board>.ld, 4 MB each unless said):
+ *   board  CPU          CODE (boot memory: code, model)  SRAM (data, arena, stack)  heap (16 MB)
+ *   AN386  Cortex-M4F   0x00000000 ZBT SSRAM1            0x20000000 ZBT SSRAM2&3    0x21000000 PSRAM
+ *   AN500  Cortex-M7    0x00000000 ZBT SSRAM1            0x20000000 ZBT SSRAM2&3    0x60000000 PSRAM
+ *   AN505  Cortex-M33   0x10000000 SSRAM0 (Secure alias) 0x28000000 SSRAM1+2        0x80000000
+ *   AN521  2x M33       as the AN505
+ *
+ * AN521: core 1 runs main and owns the console; core 0 starts it and parks
+ * (src/cores.c says why: under QEMU 7.2 core 0 loses its FPU once the
+ * console has been used), so the firmware runs on one core by default.
+ */
+#ifndef BOARD_H
+#define BOARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* BOARD_TICK_HZ: the dual timer's clock (the FPGA's SYSCLK), in Hz;
+ * BOARD_QEMU_MACHINE: the emulator's machine name. */
+#if defined(BOARD_MPS2_AN386)
+#define BOARD_TICK_HZ 25000000u
+#define BOARD_QEMU_MACHINE "mps2-an386"
+#elif defined(BOARD_MPS2_AN500)
+#define BOARD_TICK_HZ 25000000u
+#define BOARD_QEMU_MACHINE "mps2-an500"
+#elif defined(BOARD_MPS2_AN505)
+#define BOARD_TICK_HZ 20000000u
+#define BOARD_QEMU_MACHINE "mps2-an505"
+#elif defined(BOARD_MPS2_AN521)
+#define BOARD_TICK_HZ 20000000u
+#define BOARD_QEMU_MACHINE "mps2-an521"
+#else
+#error "board_mps2: define one of BOARD_MPS2_AN386, _AN500, _AN505, _AN521 (board manifest)"
+#endif
+
+/* Cores the board has (the AN521's SSE-200 has two). */
+#if defined(BOARD_MPS2_AN521)
+#define BOARD_CORES 2
+#else
+#define BOARD_CORES 1
+#endif
+
+/* Put a large zero-initialised buffer after .bss in SRAM, e.g.
+ * `static uint8_t arena[N] BOARD_BIG_BSS;` (the same spelling as on the
+ * other boards, where it picks a bigger memory than .bss). */
+#define BOARD_BIG_BSS __attribute__((section(".big_bss"), aligned(16)))
+
+/* Timer ticks since start-up (64-bit; the 32-bit timer's wraps are counted
+ * when read, so call it at least once per 2^32 ticks: 171 s at 25 MHz).
+ * Under QEMU it follows the virtual clock: with -icount shift=0 one
+ * instruction takes 1 ns, so timings are deterministic. Core 0 only. */
+uint64_t board_ticks(void);
+
+/* Microseconds since start-up, from board_ticks(). */
+uint64_t board_time_us(void);
+
+/* Install the llm port hooks: time from board_time_us(), log lines to
+ * stderr as "[llm W] message" and, with two cores, parallel_for on both
+ * (board_cores_start first). Call before llm_init. */
+void board_llm_port_init(void);
+
+/* Start the second core as a worker (AN521; nothing elsewhere). Returns the
+ * cores now running jobs: 2, or 1 on a one-core board. Idempotent. */
+uint32_t board_cores_start(void);
+
+/* llm_port.parallel_for over the running cores: core w takes
+ * llm_parallel_range(n, cores, w); returns when both are done. user is
+ * ignored. Core 0 only. */
+void board_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user);
+
+/* Items each core ran through board_parallel_for since start-up. core < BOARD_CORES. */
+uint64_t board_core_items(uint32_t core);
+
+/* Bytes of core 0's stack never touched since reset (its low-water mark);
+ * start-up fills the stack with a pattern. 0..stack size. */
+size_t board_stack_unused(void);
+
+/* Stack size reserved by the linker script, in bytes. */
+size_t board_stack_size(void);
+
+/* Bytes of the heap handed out by _sbrk so far. */
+size_t board_heap_used(void);
+
+/* Bytes of .data + .bss, and of BOARD_BIG_BSS buffers (named as on the
+ * Cortex-M55 board, whose .data/.bss sit in DTCM and big buffers in its SRAM). */
+size_t board_dtcm_static_bytes(void);
+size_t board_isram_static_bytes(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BOARD_H */
