@@ -35,7 +35,6 @@
 #include <string.h>
 
 #include "esp_heap_caps.h"
-#include "esp_rom_sys.h"
 #include "esp_system.h"
 #include "esp_timer.h"
 #include "freertos/FreeRTOS.h"
@@ -177,20 +176,13 @@ static void data_chunk(char *hex) {
     receiving = NULL;
 }
 
-/* Next console byte, waiting for one (the console never ends). Within 2 ms
- * of the last byte it polls without sleeping: the host sends a file or a
- * long line in pieces, each after the board's answer to the one before, so
- * a tick's sleep per piece would be most of the transfer. */
+/* Next console byte, waiting for one (the console never ends; with the
+ * UART or USB-Serial-JTAG driver installed, fgetc blocks). */
 static int console_byte(void) {
-    const int64_t since = esp_timer_get_time();
     for (;;) {
         const int ch = fgetc(stdin);
         if (ch != EOF) return ch;
-        if (esp_timer_get_time() - since < 20000) {
-            esp_rom_delay_us(10);
-        } else {
-            vTaskDelay(1);
-        }
+        vTaskDelay(1);
     }
 }
 
