@@ -38,32 +38,41 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / 'extra_scripts'))
 
 
+def qemu_command(firmware: str, env_hint: str, console: list[str]) -> tuple[Path, list[str]]:
+    """(flash image, QEMU command) for --llm-firmware (a flash.bin or its
+    folder, named for its environment), with console the -serial and
+    related arguments; FileNotFoundError says what to build or install."""
+    import esp32s3_idf
+    import esp32s3_tools
+
+    image = Path(firmware)
+    if image.is_dir():
+        image = image / 'flash.bin'
+    if not image.is_file():
+        raise FileNotFoundError(
+            f'flash image {image} not found; build it with '
+            f'`python extra_scripts/esp32s3_idf.py build {env_hint}`')
+    try:
+        env = esp32s3_idf.Env(image.parent.name)
+        qemu = str(esp32s3_tools.qemu_binary())
+    except (esp32s3_idf.BuildError, esp32s3_tools.ToolsMissing) as e:
+        raise FileNotFoundError(str(e)) from None
+    return image, [qemu, *esp32s3_idf.qemu_args(image, image.parent / 'efuse.bin', env.board_cfg,
+                                                 env.qemu_psram),
+                   '-monitor', 'none', *console,
+                   *shlex.split(os.environ.get('LLM_QEMU_EXTRA_ARGS', ''))]
+
+
 class Esp32s3QemuFirmware(HostFirmware):
     """Same interface as HostFirmware (alive(), stop(), write(), logfile)."""
 
     SOURCE = 'ESP32S3-QEMU'
 
     def __init__(self, msg_queue: MessageQueue, firmware: str, meta: Meta, **kwargs):
-        import esp32s3_idf
-        import esp32s3_tools
-
-        image = Path(firmware)
-        if image.is_dir():
-            image = image / 'flash.bin'
-        if not image.is_file():
-            raise FileNotFoundError(
-                f'flash image {image} not found; build it with '
-                '`python extra_scripts/esp32s3_idf.py build esp32s3_test_qemu`')
-        try:
-            env = esp32s3_idf.Env(image.parent.name)
-            qemu = str(esp32s3_tools.qemu_binary())
-        except (esp32s3_idf.BuildError, esp32s3_tools.ToolsMissing) as e:
-            raise FileNotFoundError(str(e)) from None
         uart_log = os.path.join(meta.logdir if meta is not None else '.', 'esp32s3-uart.log')
-        cmd = [qemu, *esp32s3_idf.qemu_args(image, image.parent / 'efuse.bin', env.board_cfg, env.qemu_psram),
-               '-monitor', 'none', '-serial', f'file:{uart_log}',
-               '-semihosting-config', 'enable=on,target=native',
-               *shlex.split(os.environ.get('LLM_QEMU_EXTRA_ARGS', ''))]
+        image, cmd = qemu_command(firmware, 'esp32s3_test_qemu',
+                                  ['-serial', f'file:{uart_log}',
+                                   '-semihosting-config', 'enable=on,target=native'])
         self.firmware = str(image)
         self.uart_log = uart_log
         DuplicateStdoutPopen.__init__(self, msg_queue, cmd, meta=meta, **kwargs)

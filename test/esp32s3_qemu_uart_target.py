@@ -25,24 +25,20 @@ from __future__ import annotations
 
 import fcntl
 import os
-import shlex
 import socket
 import struct
 import subprocess
-import sys
 import termios
 import time
-from pathlib import Path
 
 import serial as pyserial
 from serial.urlhandler.protocol_socket import Serial as SocketSerial
 from pytest_embedded.log import MessageQueue
 from pytest_embedded.utils import Meta
 
+from esp32s3_qemu_target import qemu_command
 from serial_target import SerialFirmware
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / 'extra_scripts'))
 
 
 class _Socket(SocketSerial):
@@ -72,28 +68,12 @@ class Esp32s3QemuUartFirmware(SerialFirmware):
     CHUNK = 60      # "@data " + 120 hex digits + newline: one piece
 
     def __init__(self, msg_queue: MessageQueue, firmware: str, meta: Meta, **kwargs):
-        import esp32s3_idf
-        import esp32s3_tools
-
-        image = Path(firmware)
-        if image.is_dir():
-            image = image / 'flash.bin'
-        if not image.is_file():
-            raise FileNotFoundError(
-                f'flash image {image} not found; build it with '
-                '`python extra_scripts/esp32s3_idf.py build esp32s3_test_qemu_uart`')
-        try:
-            env = esp32s3_idf.Env(image.parent.name)
-            qemu = str(esp32s3_tools.qemu_binary())
-        except (esp32s3_idf.BuildError, esp32s3_tools.ToolsMissing) as e:
-            raise FileNotFoundError(str(e)) from None
         logdir = meta.logdir if meta is not None else '.'
         port = _free_port()
         # wait=on: the machine starts when the socket is connected, so the
         # banner is not missed.
-        cmd = [qemu, *esp32s3_idf.qemu_args(image, image.parent / 'efuse.bin', env.board_cfg, env.qemu_psram),
-               '-monitor', 'none', '-serial', f'tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on',
-               *shlex.split(os.environ.get('LLM_QEMU_EXTRA_ARGS', ''))]
+        image, cmd = qemu_command(firmware, 'esp32s3_test_qemu_uart',
+                                  ['-serial', f'tcp:127.0.0.1:{port},server=on,wait=on,nodelay=on'])
         self.firmware = str(image)
         self._qemu_log = open(os.path.join(logdir, 'esp32s3-qemu.log'), 'wb')
         self._qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._qemu_log,
