@@ -40,7 +40,6 @@ from esp32s3_qemu_target import qemu_command
 from serial_target import SerialFirmware
 
 
-
 class _Socket(SocketSerial):
     """pyserial's socket:// port, with in_waiting the bytes really waiting
     (pyserial's says 1 when any are), so pytest-embedded's reader takes what
