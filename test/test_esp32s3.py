@@ -11,21 +11,29 @@
   fast path aligned bodies.
 * On the ESP32-S3 test firmware (esp32s3_test_qemu in QEMU, or a board),
   that the mat-vec kernel never calls dsps_dotprod_f32 off its fast path.
+* Where files go over a serial line (--llm-target serial or
+  esp32s3-qemu-uart: test/serial_target.py, fw_port_esp32s3.c), that a file
+  close to one the board holds is sent as its differences, and that the
+  board refuses malformed @file/@data/@skip lines.
 """
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import esp32s3_partitions as P
+from helpers.firmware import FirmwareError
 from helpers.models import write_model
 from llmtools import blob as blobmod
 from llmtools.blob import Config
+from serial_target import SerialFirmware, UploadError
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARDS = ROOT / 'boards'
@@ -299,3 +307,58 @@ def test_matvec_stays_on_the_fast_path(fw):
         expect = sum(1 for i in range(d) if (4 * i * n) % 16 == 0 and n >= 4)
         assert r.int('slow') == 0, f'{d}x{n}: {r}'
         assert r.int('fast') == expect, f'{d}x{n}: {r}'
+
+
+# ----------------------------------------------------------------- files over a serial line
+
+def serial_link(fw) -> SerialFirmware:
+    link = fw.dut.proc
+    if not isinstance(link, SerialFirmware):
+        pytest.skip('files go over a serial line only with --llm-target serial or esp32s3-qemu-uart')
+    return link
+
+
+def test_file_sent_as_its_differences(fw, tmp_path):
+    """The board checks each file's CRC-32 when its last byte arrives, so a
+    file rebuilt wrongly from its base fails the upload."""
+    link = serial_link(fw)
+    rng = random.Random(os.getpid())  # contents the board cannot hold yet
+    data = rng.randbytes(5000)
+    first, second = tmp_path / 'first.bin', tmp_path / 'second.bin'
+    first.write_bytes(data)
+    assert link.upload(str(first)) == len(data)
+    assert link.upload(str(first)) == 0, 'held: not sent again'
+    near = bytearray(data)
+    near[17] ^= 1
+    near[4321] ^= 0x80
+    first.write_bytes(bytes(near))  # the same name, from its own old contents
+    assert 0 < link.upload(str(first)) <= 2 * 64
+    second.write_bytes(bytes(near[:3000]))  # another name, a prefix: all kept
+    assert link.upload(str(second)) == 0
+    second.write_bytes(bytes(near[:3000]) + b'tail')  # longer than its base
+    assert link.upload(str(second)) == 4
+    r = fw.model(first)  # held under its name, whole (random bytes: not a model)
+    assert r.status != 'LLM_OK' and r.int('size') == len(near), r
+
+
+@pytest.mark.parametrize('lines, why', [
+    ([b'@skip 5'], 'past_base'),      # no base: nothing to keep
+    ([b'@data QUJD', b'@skip 1'], 'past_base'),
+    ([b'@data QUJDREVGR0g='], 'too_long'),
+    ([b'@skip 99'], 'too_long'),
+    ([b'@data QUJ!'], 'bad_base64'),
+    ([b'@data QUJ'], 'bad_base64'),
+    ([b'@skip x'], 'too_long'),       # an unreadable count
+    ([b'@data QUJD', b'@data REVG'], 'crc'),
+])
+def test_malformed_file_lines_refused(fw, lines, why):
+    link = serial_link(fw)
+    crc = zlib.crc32(b'ABCDEX')  # not the 6 bytes sent
+    link._send(b'@file bad.bin 6 %08x nosuch.bin\n' % crc, answered=True)
+    link._expect(rb'^@ready bad\.bin 0\b')
+    with pytest.raises(UploadError, match=f'@error bad.bin {why}'):
+        for line in lines:
+            link._send(line + b'\n', answered=True)
+            link._expect(rb'^@ok \d+')
+    with pytest.raises(FirmwareError, match='fw_error=cannot_open'):
+        fw.model('bad.bin')  # a refused file is not kept

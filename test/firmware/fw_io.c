@@ -99,6 +99,44 @@ long fw_hex_decode(char *s) {
     return (long)(n / 2);
 }
 
+static int b64_val(char c) {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+long fw_base64_decode(char *s) {
+    if (s == NULL) return -1;
+    if (strcmp(s, "-") == 0) {
+        s[0] = '\0';
+        return 0;
+    }
+    const size_t n = strlen(s);
+    if (n == 0 || n % 4 != 0) return -1;
+    size_t out = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        /* "xx==" or "xxx=" only in the last group. */
+        const int pad = s[i + 3] != '=' ? 0 : s[i + 2] != '=' ? 1 : 2;
+        if (pad && i + 4 != n) return -1;
+        int v[4];
+        for (int k = 0; k < 4 - pad; k++) {
+            v[k] = b64_val(s[i + (size_t)k]);
+            if (v[k] < 0) return -1;
+        }
+        for (int k = 4 - pad; k < 4; k++) v[k] = 0;
+        const uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        /* out <= i * 3 / 4: the bytes written never pass those still to read. */
+        s[out++] = (char)(unsigned char)(w >> 16);
+        if (pad < 2) s[out++] = (char)(unsigned char)(w >> 8);
+        if (pad < 1) s[out++] = (char)(unsigned char)w;
+    }
+    s[out] = '\0';
+    return (long)out;
+}
+
 long fw_hex_decode_f32(const char *s, float *out, size_t cap) {
     if (s == NULL) return -1;
     if (strcmp(s, "-") == 0) return 0;

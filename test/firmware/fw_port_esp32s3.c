@@ -5,10 +5,19 @@
  * the board has it), sent by the host over the same line before the command
  * that names them (test/serial_target.py does it for `model` and `tok`):
  *
- *   host: @file <name> <size> <crc32 hex>     board: [@dropped <name> ...] @ready <name>
- *   host: @data <hex of up to 4096 bytes>     board: @ok <bytes so far>
+ *   host: @file <name> <size> <crc32 hex> [<base>]
+ *                                   board: [@dropped <name> ...] @ready <name> <from base>
+ *   host: @data <base64 of up to 4096 bytes>  board: @ok <bytes so far>
+ *     or: @skip <n>                           board: @ok <bytes so far>
  *   ...                                       board: @stored <name> <size>
  *                                              (or @error <name> <why>)
+ *
+ * When the board already holds a file of that size and CRC, it answers the
+ * @file line with "@stored <name> <size>" at once, and no @data follows.
+ * With a base (a file the board holds), the new file starts as a copy of
+ * the base's first <from base> bytes (0 when the base is gone): "@skip n"
+ * keeps the next n of them, so a file that differs from one sent before in
+ * a few places (a corrupted or truncated model) costs a few short lines.
  *
  * Any of these lines, and any command line, may come in pieces, for a link
  * whose receiver takes only a few bytes at a time (the emulated UART,
@@ -71,6 +80,7 @@ typedef struct fw_file {
     char name[FW_NAME_MAX];
     uint8_t *data; /* (size) */
     size_t size;
+    uint32_t crc; /* CRC-32 of data, as the host sent it */
     int complete;
     uint32_t used; /* when last named by a command (use_clock), for dropping the oldest */
 } fw_file;
@@ -79,6 +89,7 @@ static fw_file files[FW_MAX_FILES];
 static uint32_t use_clock;
 static fw_file *receiving; /* the file being sent, or NULL */
 static size_t received;
+static size_t from_base; /* leading bytes of receiving copied from its base */
 static uint32_t expect_crc;
 
 void fw_port_init(void) {
@@ -105,6 +116,12 @@ static void say(const char *a, const char *b, const char *c) {
     fflush(stdout);
 }
 
+static void stored(const fw_file *f) {
+    char num[24];
+    snprintf(num, sizeof num, "%u", (unsigned)f->size);
+    say("stored", f->name, num);
+}
+
 static void drop_file(fw_file *f) {
     heap_caps_free(f->data);
     memset(f, 0, sizeof *f);
@@ -112,6 +129,7 @@ static void drop_file(fw_file *f) {
 
 static void begin_file(char *args) {
     char *name = fw_word(&args), *w_size = fw_word(&args), *w_crc = fw_word(&args);
+    const char *base_name = fw_word(&args);
     uint64_t size;
     if (name == NULL || strlen(name) >= FW_NAME_MAX || fw_parse_u64(w_size, &size) != 0 ||
         w_crc == NULL) {
@@ -119,10 +137,40 @@ static void begin_file(char *args) {
         return;
     }
     expect_crc = (uint32_t)strtoul(w_crc, NULL, 16);
-    fw_file *slot = NULL;
-    for (int i = 0; i < FW_MAX_FILES; i++) {
-        if (strcmp(files[i].name, name) == 0) drop_file(&files[i]);
+    /* The same contents under another name (tests write the same model
+     * into a folder of their own each): copied here, not sent again. */
+    fw_file *same = NULL;
+    for (int i = 0; i < FW_MAX_FILES && same == NULL; i++) {
+        if (files[i].complete && files[i].size == (size_t)size && files[i].crc == expect_crc) {
+            same = &files[i];
+        }
     }
+    if (same != NULL && strcmp(same->name, name) == 0) {
+        same->used = ++use_clock;
+        stored(same);
+        return;
+    }
+    if (same != NULL) same->used = ++use_clock; /* dropped last while making room */
+    /* The base may be the file this one replaces: it moves out of its slot
+     * first (the host keeps no other copy on the board). */
+    fw_file base = {0};
+    for (int i = 0; i < FW_MAX_FILES; i++) {
+        if (strcmp(files[i].name, name) != 0) continue;
+        if (base_name != NULL && strcmp(base_name, name) == 0 && files[i].complete) {
+            base = files[i];
+            memset(&files[i], 0, sizeof files[i]);
+        } else {
+            drop_file(&files[i]);
+        }
+    }
+    const fw_file *base_file = base.data != NULL ? &base : NULL;
+    for (int i = 0; i < FW_MAX_FILES && base_name != NULL && base_file == NULL; i++) {
+        if (files[i].complete && strcmp(files[i].name, base_name) == 0) {
+            files[i].used = ++use_clock;
+            base_file = &files[i];
+        }
+    }
+    fw_file *slot = NULL;
     for (int i = 0; i < FW_MAX_FILES && slot == NULL; i++) {
         if (files[i].data == NULL) slot = &files[i];
     }
@@ -135,40 +183,73 @@ static void begin_file(char *args) {
         for (int i = 0; i < FW_MAX_FILES; i++) {
             if (files[i].data != NULL && (old == NULL || files[i].used < old->used)) old = &files[i];
         }
-        if (old == NULL) break;
+        if (old == NULL) {
+            if (base.data == NULL) break;
+            /* No room for the new file beside the one it replaces: it
+             * comes whole (from base 0). */
+            heap_caps_free(base.data);
+            base.data = NULL;
+            base_file = NULL;
+            if (data == NULL) data = big_alloc((size_t)size);
+            continue;
+        }
         say("dropped", old->name, NULL);
+        if (old == base_file) base_file = NULL;
         drop_file(old);
         if (slot == NULL) slot = old;
         if (data == NULL) data = big_alloc((size_t)size);
     }
     if (data == NULL) {
+        heap_caps_free(base.data);
         say("error", name, "out_of_memory");
         return;
     }
     strcpy(slot->name, name);
     slot->data = data;
     slot->size = (size_t)size;
+    slot->crc = expect_crc;
     slot->complete = 0;
     slot->used = ++use_clock;
+    if (same != NULL && same->complete && same->size == slot->size && same->crc == slot->crc) {
+        memcpy(slot->data, same->data, slot->size);
+        slot->complete = 1;
+        stored(slot);
+        return;
+    }
+    from_base = 0;
+    if (base_file != NULL) {
+        from_base = base_file->size < slot->size ? base_file->size : slot->size;
+        memcpy(slot->data, base_file->data, from_base);
+    }
+    heap_caps_free(base.data);
     receiving = slot;
     received = 0;
-    say("ready", name, NULL);
+    char num[24];
+    snprintf(num, sizeof num, "%u", (unsigned)from_base);
+    say("ready", name, num);
 }
 
-static void data_chunk(char *hex) {
+/* The next n bytes of the file being received: from the line (data, as
+ * base64), or kept from the base (data NULL; n of them must be there). */
+static void data_chunk(char *b64, size_t keep) {
     if (receiving == NULL) {
         say("error", "-", "no_file");
         return;
     }
-    long n = fw_hex_decode(hex);
-    if (n < 0 || received + (size_t)n > receiving->size) {
-        say("error", receiving->name, n < 0 ? "bad_hex" : "too_long");
+    const long decoded = b64 != NULL ? fw_base64_decode(b64) : 0;
+    const size_t n = b64 != NULL ? (size_t)decoded : keep;
+    const char *why = decoded < 0 ? "bad_base64"
+                      : n > receiving->size - received ? "too_long"
+                      : b64 == NULL && received + n > from_base ? "past_base"
+                      : NULL;
+    if (why != NULL) {
+        say("error", receiving->name, why);
         drop_file(receiving);
         receiving = NULL;
         return;
     }
-    memcpy(receiving->data + received, hex, (size_t)n);
-    received += (size_t)n;
+    if (b64 != NULL) memcpy(receiving->data + received, b64, n);
+    received += n;
     if (received < receiving->size) {
         char num[24];
         snprintf(num, sizeof num, "%u", (unsigned)received);
@@ -179,10 +260,8 @@ static void data_chunk(char *hex) {
         say("error", receiving->name, "crc");
         drop_file(receiving);
     } else {
-        char num[24];
-        snprintf(num, sizeof num, "%u", (unsigned)receiving->size);
         receiving->complete = 1;
-        say("stored", receiving->name, num);
+        stored(receiving);
     }
     receiving = NULL;
 }
@@ -267,7 +346,11 @@ long fw_port_read_line(char *buf, size_t cap) {
         if (n >= 0 && strncmp(buf, "@file ", 6) == 0) {
             begin_file(buf + 6);
         } else if (n >= 0 && strncmp(buf, "@data ", 6) == 0) {
-            data_chunk(buf + 6);
+            data_chunk(buf + 6, 0);
+        } else if (n >= 0 && strncmp(buf, "@skip ", 6) == 0) {
+            uint64_t keep;
+            /* An unreadable count aborts the file as a count too big would. */
+            data_chunk(NULL, fw_parse_u64(buf + 6, &keep) == 0 && keep <= SIZE_MAX ? (size_t)keep : SIZE_MAX);
         } else {
             return n;
         }
