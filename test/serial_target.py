@@ -71,18 +71,26 @@ class _Reader(threading.Thread):
         self.tap: bytearray | None = None
 
     def run(self) -> None:
+        pending = bytearray()  # read, not yet in the log queue
         while not self._ending.is_set():
             try:
                 # Waits up to the port's timeout for the first byte.
                 data = self._port.read(max(1, self._port.in_waiting))
             except (OSError, pyserial.SerialException, TypeError, AttributeError):
-                return  # the port was closed
+                data = None  # the port was closed
             if data:
-                self._q.put(data)
                 with self.changed:
                     if self.tap is not None:
                         self.tap += data
                     self.changed.notify_all()
+                pending += data
+            # The log queue lives in another process: a put per line, not
+            # per read (the emulated UART sends each byte on its own).
+            if pending and (not data or b'\n' in data or len(pending) >= 4096):
+                self._q.put(bytes(pending))
+                pending.clear()
+            if data is None:
+                return
 
     def terminate(self) -> None:
         self._ending.set()
