@@ -5,11 +5,10 @@
 #      the Cortex-M55 backend compiled at every optimisation level),
 #   2. the device tests again on the AddressSanitizer/UBSan host build,
 #   3. the device tests again on the emulated ESP32-S3 (Espressif's QEMU,
-#      -M esp32s3): the ESP-IDF test firmware built by ESP-IDF's CMake with
-#      the Xtensa toolchain, ESP-DSP and our PIE kernels (the ESP32-S3 story
-#      images, built here too, run in pass 1 with the other examples), and
-#      the blob tests on the board's own test firmware with files sent over
-#      the emulated UART,
+#      -M esp32s3): the board's own test firmware, built by ESP-IDF's CMake
+#      with the Xtensa toolchain, ESP-DSP and our PIE kernels, its files sent
+#      over the emulated UART as to a board (the ESP32-S3 story images,
+#      built here too, run in pass 1 with the other examples),
 #   4. the device tests again on the emulated Cortex-M55 (QEMU mps3-an547),
 #      with the CMSIS-DSP/Helium backend and with the reference kernels,
 #   5. and on the emulated MPS2 boards (QEMU mps2-an386 Cortex-M4F, -an500
@@ -33,7 +32,7 @@ for e in "${mps2_tests[@]}"; do env_args+=(-e "$e"); done
 llm_say "pio run ${env_args[*]}"
 pio run "${env_args[@]}"
 
-esp_envs=(esp32s3_test_qemu esp32s3_test_qemu_uart esp32s3_story_qemu esp32s3_story_q8_qemu esp32s3_story_n4r2_qemu esp32s3_chat)
+esp_envs=(esp32s3_test_qemu esp32s3_story_qemu esp32s3_story_q8_qemu esp32s3_story_n4r2_qemu esp32s3_chat)
 if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
     llm_say "ESP-IDF builds (extra_scripts/esp32s3_idf.py): ${esp_envs[*]}"
     python extra_scripts/esp32s3_idf.py build "${esp_envs[@]}" >.pio/idf-build.log 2>&1 ||
@@ -55,24 +54,19 @@ python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_as
 
 # The emulated boards' passes are independent: two at a time (each is mostly
 # one QEMU process; the next starts as soon as one ends), each into its own
-# log, printed when it ends.
-# A fourth field names the tests when not all: over the emulated ESP32-S3's
-# UART files move at about 6 KiB/s (test/esp32s3_qemu_uart_target.py), so
-# that pass shows the board's own firmware and upload on a few blob tests.
+# log, printed when it ends. The ESP32-S3's, the longest (files over the
+# emulated UART), goes first.
 passes=()
 if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
     passes+=("emulated ESP32-S3, firmware .pio/idf/esp32s3_test_qemu/flash.bin|--llm-target=esp32s3-qemu|--llm-firmware=.pio/idf/esp32s3_test_qemu/flash.bin")
-    passes+=("emulated ESP32-S3 over its UART, firmware .pio/idf/esp32s3_test_qemu_uart/flash.bin|--llm-target=esp32s3-qemu-uart|--llm-firmware=.pio/idf/esp32s3_test_qemu_uart/flash.bin|test/test_blob_errors.py -k magic")
 fi
 for fw in m55_test m55_test_ref "${mps2_tests[@]}"; do
     passes+=("emulated board, firmware .pio/build/$fw/firmware.elf|--llm-target=qemu|--llm-firmware=.pio/build/$fw/firmware.elf")
 done
-run_pass() {  # "title|target|firmware[|tests]" log
-    local title target firmware tests
-    IFS='|' read -r title target firmware tests <<<"$1"
-    local sel=(test "${device_only[@]}")
-    [ -z "$tests" ] || read -r -a sel <<<"$tests"
-    { echo "==> pytest: device tests on the $title"; python -m pytest -q "${sel[@]}" "$target" "$firmware"; } >"$2" 2>&1
+run_pass() {  # "title|target|firmware" log
+    local title target firmware
+    IFS='|' read -r title target firmware <<<"$1"
+    { echo "==> pytest: device tests on the $title"; python -m pytest -q test "${device_only[@]}" "$target" "$firmware"; } >"$2" 2>&1
 }
 failed=0
 declare -A running=()  # pid -> pass index

@@ -42,18 +42,12 @@ except ModuleNotFoundError as e:
     if e.name != 'qemu_target':
         raise
 try:
-    from esp32s3_qemu_target import Esp32s3QemuFirmware  # noqa: E402
-    TARGETS.setdefault('esp32s3-qemu', Esp32s3QemuFirmware)
-except ModuleNotFoundError as e:
-    if e.name != 'esp32s3_qemu_target':
-        raise
-try:
     from serial_target import SerialFirmware  # noqa: E402
     TARGETS.setdefault('serial', SerialFirmware)
-    from esp32s3_qemu_uart_target import Esp32s3QemuUartFirmware  # noqa: E402
-    TARGETS.setdefault('esp32s3-qemu-uart', Esp32s3QemuUartFirmware)
+    from esp32s3_qemu_target import Esp32s3QemuFirmware  # noqa: E402
+    TARGETS.setdefault('esp32s3-qemu', Esp32s3QemuFirmware)
 except ModuleNotFoundError as e:  # pytest-embedded-serial not installed: no serial targets
-    if e.name not in ('serial_target', 'esp32s3_qemu_uart_target', 'pytest_embedded_serial', 'serial'):
+    if e.name not in ('serial_target', 'esp32s3_qemu_target', 'pytest_embedded_serial', 'serial'):
         raise
 
 DEFAULT_FIRMWARE = ROOT / '.pio' / 'build' / 'native_test' / 'program'

@@ -11,8 +11,8 @@
   fast path aligned bodies.
 * On the ESP32-S3 test firmware (esp32s3_test_qemu in QEMU, or a board),
   that the mat-vec kernel never calls dsps_dotprod_f32 off its fast path.
-* Where files go over a serial line (--llm-target serial or
-  esp32s3-qemu-uart: test/serial_target.py, fw_port_esp32s3.c), that a file
+* Where files go over a serial line (--llm-target serial or esp32s3-qemu:
+  test/serial_target.py, fw_port_esp32s3.c), that a file
   close to one the board holds is sent as its differences, and that the
   board refuses malformed @file/@data/@skip lines.
 """
@@ -314,7 +314,7 @@ def test_matvec_stays_on_the_fast_path(fw):
 def serial_link(fw) -> SerialFirmware:
     link = fw.dut.proc
     if not isinstance(link, SerialFirmware):
-        pytest.skip('files go over a serial line only with --llm-target serial or esp32s3-qemu-uart')
+        pytest.skip('files go over a serial line only with --llm-target serial or esp32s3-qemu')
     return link
 
 

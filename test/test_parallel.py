@@ -34,7 +34,7 @@ def set_workers(fw, llm_target, n: int, seq: bool = False):
         assert r.int('threads') == 0, r
     elif llm_target == 'host':
         assert r.int('threads') == 1, f'the host firmware should run {n} threads: {r}'
-    elif llm_target in ('esp32s3-qemu', 'esp32s3-qemu-uart') and n == 2:
+    elif llm_target == 'esp32s3-qemu' and n == 2:
         assert r.int('threads') == 1, f'the ESP32-S3 firmware should run on both cores: {r}'
     return r
 

@@ -32,10 +32,6 @@
  * A file of the same name is replaced; when memory or slots run out, the
  * files least recently used are dropped, each named in a "@dropped" line.
  * `quit` restarts the board (the firmware prints its banner again).
- *
- * With FW_ESP32S3_SEMIHOSTING=1 (emulator builds) the console and the files
- * are the host's, through QEMU's semihosting instead
- * (fw_port_esp32s3_semihost.c).
  */
 #if defined(ESP_PLATFORM) && defined(FW_PORT_CUSTOM)
 
@@ -58,18 +54,12 @@
 #include "driver/uart.h"
 #endif
 
-#ifndef FW_ESP32S3_SEMIHOSTING
-#define FW_ESP32S3_SEMIHOSTING 0
-#endif
-
 /* Big blocks in PSRAM when there is any, else internal RAM. */
 static void *big_alloc(size_t n) {
     void *p = heap_caps_aligned_alloc(16, n ? n : 1, MALLOC_CAP_SPIRAM | MALLOC_CAP_8BIT);
     if (p == NULL) p = heap_caps_aligned_alloc(16, n ? n : 1, MALLOC_CAP_8BIT);
     return p;
 }
-
-#if !FW_ESP32S3_SEMIHOSTING
 
 #define FW_MAX_FILES 48
 #define FW_NAME_MAX 256
@@ -95,7 +85,7 @@ static uint32_t expect_crc;
 void fw_port_init(void) {
     llm_esp32s3_console_init();
 #if defined(CONFIG_ESP_CONSOLE_UART) && defined(FW_UART_RX_FULL_THRESHOLD)
-    /* Espressif's QEMU (env esp32s3_test_qemu_uart) raises the receive
+    /* Espressif's QEMU (env esp32s3_test_qemu) raises the receive
      * timeout interrupt late: a line shorter than the driver's default
      * 120-byte FIFO threshold took about 37 ms to arrive, one of 120 about 9.
      * Interrupting on the first byte, the driver takes each line at once. */
@@ -414,8 +404,6 @@ void fw_port_exit(int status) {
     vTaskDelay(pdMS_TO_TICKS(100));
     esp_restart();
 }
-
-#endif /* !FW_ESP32S3_SEMIHOSTING */
 
 void *fw_port_alloc(size_t n) {
     return big_alloc(n);
