@@ -69,13 +69,13 @@ llm_setup_venv() {
         python3 -m venv "$LLM_VENV"
     fi
     local stamp="$LLM_VENV/.llm-bootstrap" want
-    want="$(cat "$LLM_ROOT/extra_scripts/requirements.txt" "$LLM_ROOT/extra_scripts/pyproject.toml" \
+    want="$(cat "$LLM_ROOT/extra_scripts/requirements.txt" "$LLM_ROOT/extra_scripts/llmtools/pyproject.toml" \
               | sha256sum | cut -d' ' -f1) $LLM_ROOT"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         llm_say "pip install (extra_scripts/requirements.txt, llmtools)"
         "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check \
             -r "$LLM_ROOT/extra_scripts/requirements.txt"
-        "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$LLM_ROOT/extra_scripts"
+        "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$LLM_ROOT/extra_scripts/llmtools"
         printf '%s' "$want" >"$stamp"
     fi
     export VIRTUAL_ENV="$LLM_VENV"

@@ -14,7 +14,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LLMTOOLS = os.path.join(HERE, "llmtools")
-DEPENDENCIES = ("numpy", "tqdm")  # what llmtools imports (extra_scripts/pyproject.toml)
+DEPENDENCIES = ("numpy", "tqdm")  # what llmtools imports (extra_scripts/llmtools/pyproject.toml)
 
 
 class ConvertError(Exception):
