@@ -35,8 +35,8 @@ pio run "${env_args[@]}"
 
 esp_envs=(esp32s3_test_qemu esp32s3_test_qemu_uart esp32s3_story_qemu esp32s3_story_q8_qemu esp32s3_story_n4r2_qemu esp32s3_chat)
 if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
-    llm_say "ESP-IDF builds (extra_scripts/esp32s3_idf.py): ${esp_envs[*]}"
-    python extra_scripts/esp32s3_idf.py build "${esp_envs[@]}" >.pio/idf-build.log 2>&1 ||
+    llm_say "ESP-IDF builds (extra_scripts/build/esp32s3_idf.py): ${esp_envs[*]}"
+    python extra_scripts/build/esp32s3_idf.py build "${esp_envs[@]}" >.pio/idf-build.log 2>&1 ||
         { tail -n 60 .pio/idf-build.log; llm_die "ESP-IDF build failed (log: .pio/idf-build.log)"; }
 elif [ "${LLM_SKIP_ESP32S3:-0}" != 1 ]; then
     llm_die "the ESP32-S3 tools are missing: $(python extra_scripts/esp32s3_tools.py --check 2>&1 | tail -n1) (or LLM_SKIP_ESP32S3=1 to leave the ESP32-S3 out)"

@@ -2,12 +2,12 @@
 app with its bootloader and partition table in a flash image) in Espressif's
 QEMU, `-M esp32s3`, both cores, PSRAM as the board has it.
 
-    python extra_scripts/esp32s3_idf.py build esp32s3_test_qemu
+    python extra_scripts/build/esp32s3_idf.py build esp32s3_test_qemu
     python -m pytest test --llm-target esp32s3-qemu --llm-firmware .pio/idf/esp32s3_test_qemu/flash.bin
 
 --llm-firmware names the flash image; its folder's name is the environment
 of boards/esp32s3.ini, whose board says how much PSRAM, and of which kind,
-the emulator gets (extra_scripts/esp32s3_idf.py qemu_args).
+the emulator gets (extra_scripts/build/esp32s3_idf.py qemu_args).
 
 The firmware's console and files go through QEMU's Xtensa semihosting, as
 on the emulated Cortex-M55 (test/firmware/fw_port_esp32s3_semihost.c):
@@ -35,7 +35,7 @@ from pytest_embedded.utils import Meta
 from helpers.targets import HostFirmware
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / 'extra_scripts'))
+sys.path.insert(0, str(ROOT / 'extra_scripts' / 'build'))
 
 
 def qemu_command(firmware: str, env_hint: str, console: list[str]) -> tuple[Path, list[str]]:
@@ -51,7 +51,7 @@ def qemu_command(firmware: str, env_hint: str, console: list[str]) -> tuple[Path
     if not image.is_file():
         raise FileNotFoundError(
             f'flash image {image} not found; build it with '
-            f'`python extra_scripts/esp32s3_idf.py build {env_hint}`')
+            f'`python extra_scripts/build/esp32s3_idf.py build {env_hint}`')
     try:
         env = esp32s3_idf.Env(image.parent.name)
         qemu = str(esp32s3_tools.qemu_binary())

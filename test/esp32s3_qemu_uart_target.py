@@ -5,7 +5,7 @@ serves on a local TCP port. The target is the serial target
 (test/serial_target.py) over that socket, so model files reach the firmware
 as they reach a board: @file/@data lines, CRC-checked, kept in PSRAM.
 
-    python extra_scripts/esp32s3_idf.py build esp32s3_test_qemu_uart
+    python extra_scripts/build/esp32s3_idf.py build esp32s3_test_qemu_uart
     python -m pytest test/test_blob_errors.py --llm-target esp32s3-qemu-uart \
         --llm-firmware .pio/idf/esp32s3_test_qemu_uart/flash.bin
 

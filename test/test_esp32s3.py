@@ -1,7 +1,7 @@
 """The ESP32-S3 target's target-neutral parts, checked on any target.
 
 * The partition tables and build settings of boards/: the model partition
-  (found by extra_scripts/esp32s3_partitions.py, as the upload script does)
+  (found by extra_scripts/build/esp32s3_partitions.py, as the upload script does)
   on a 64 KiB page, inside the flash, large enough for stories260K; every
   environment's board, table and sdkconfig defaults agree on flash size,
   table and PSRAM mode.
