@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# llmtools, the build scripts' modules (esp32s3_partitions, esp32s3_idf, ...), test helpers
-for p in (ROOT / 'extra_scripts', ROOT / 'extra_scripts' / 'build', Path(__file__).resolve().parent):
+# llmtools, the build and setup scripts' modules (esp32s3_idf, esp32s3_tools, ...), test helpers
+for p in (ROOT / 'extra_scripts', ROOT / 'extra_scripts' / 'build', ROOT / 'extra_scripts' / 'setup',
+          Path(__file__).resolve().parent):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 

@@ -19,7 +19,7 @@ semihosting (esp32s3_qemu_target.py). Without -icount QEMU runs as fast as
 it can; timings are not meaningful here.
 
 Environment: LLM_ESP32S3_TOOLS (the offline tools, see
-extra_scripts/esp32s3_tools.py), LLM_QEMU_EXTRA_ARGS (appended).
+extra_scripts/setup/esp32s3_tools.py), LLM_QEMU_EXTRA_ARGS (appended).
 """
 from __future__ import annotations
 

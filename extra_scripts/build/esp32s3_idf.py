@@ -9,7 +9,7 @@ tool-ninja and tool-esptoolpy from PlatformIO's registry, and ESP-DSP through
 ESP-IDF's component manager from Espressif's. This script reads the same
 environment (board, partition table, sdkconfig defaults, app, model options)
 with PlatformIO's own config parser and runs the steps the builder runs, with
-the tools of extra_scripts/esp32s3_tools.py:
+the tools of extra_scripts/setup/esp32s3_tools.py:
 
     python extra_scripts/build/esp32s3_idf.py build esp32s3_test esp32s3_story_qemu
     python extra_scripts/build/esp32s3_idf.py qemu esp32s3_story_qemu     # build, boot, watch
@@ -32,9 +32,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = HERE.parent  # extra_scripts: llmtools, esp32s3_tools
+SCRIPTS = HERE.parent  # extra_scripts: llmtools, setup/esp32s3_tools.py
 ROOT = SCRIPTS.parent
-sys.path[:0] = [str(HERE), str(SCRIPTS)]
+sys.path[:0] = [str(HERE), str(SCRIPTS / 'setup')]
 
 import esp32s3_partitions as partitions  # noqa: E402
 import esp32s3_tools as tools  # noqa: E402

@@ -7,7 +7,7 @@ extra_scripts/build/esp32s3_idf.py does without PlatformIO:
 
 The emulator is LLM_ESP_QEMU, else qemu-system-xtensa on PATH (ESP-IDF's
 `idf_tools.py install qemu-xtensa` provides it), else the offline tools of
-extra_scripts/esp32s3_tools.py. Story apps end QEMU after "story: done".
+extra_scripts/setup/esp32s3_tools.py. Story apps end QEMU after "story: done".
 """
 import inspect
 import os
