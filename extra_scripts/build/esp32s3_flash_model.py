@@ -2,7 +2,7 @@
 goes into its own flash partition, and `pio run -t upload` writes it too.
 
     extra_scripts = pre:extra_scripts/build/esp32s3_flash_model.py
-    board_build.partitions = boards/partitions_llm_16mb.csv
+    board_build.partitions = boards/esp32s3/partitions_llm_16mb.csv
     custom_llm_model = stories260K.bin   ; blob or llama2.c checkpoint (model_files.py finds it)
     custom_llm_tokenizer = tok512.bin    ; embedded when converting
     custom_llm_convert_args = --weights q8   ; optional, passed to llm-convert
@@ -63,7 +63,7 @@ def main():
     csv = env.BoardConfig().get("build.partitions", "")
     if not csv:
         fail("set board_build.partitions to a table with a %r data partition "
-             "(boards/partitions_llm_*.csv)" % label)
+             "(boards/esp32s3/partitions_llm_*.csv)" % label)
 
     extra_args = shlex.split(env.GetProjectOption("custom_llm_convert_args", ""))
     with open(model, "rb") as f:

@@ -41,7 +41,7 @@ import esp32s3_tools as tools  # noqa: E402
 import model_files  # noqa: E402
 
 OUT = ROOT / '.pio' / 'idf'
-COMPAT_DEFAULTS = 'boards/esp32s3_idf_compat.sdkconfig.defaults'
+COMPAT_DEFAULTS = 'boards/esp32s3/esp32s3_idf_compat.sdkconfig.defaults'
 
 
 class BuildError(RuntimeError):
@@ -113,7 +113,7 @@ class Env:
 
     def cmake_extra_args(self) -> list[str]:
         """board_build.cmake_extra_args, with the offline ESP-IDF's sdkconfig
-        fixes appended to the defaults (boards/esp32s3_idf_compat.sdkconfig.defaults)."""
+        fixes appended to the defaults (boards/esp32s3/esp32s3_idf_compat.sdkconfig.defaults)."""
         out = []
         for a in self.cmake_args:
             if a.startswith('-DSDKCONFIG_DEFAULTS='):

@@ -35,7 +35,7 @@ from llmtools.blob import Config
 
 PROMPT = b'Once upon a time'
 HEADER = b'--- story 1 (seed 1) ---\n'
-# The model partition of each environment's table (boards/partitions_llm_*.csv).
+# The model partition of each environment's table (boards/esp32s3/partitions_llm_*.csv).
 MODEL_OFFSET = {'esp32s3_story_qemu': 0x310000, 'esp32s3_story_n4r2_qemu': 0x190000,
                 'esp32s3_story_q8_qemu': 0x310000}
 TABLE_OFFSET = 0x8000

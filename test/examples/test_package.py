@@ -14,7 +14,7 @@ SHIPPED = [
     'lib/llm_port_posix/include/*', 'lib/llm_port_posix/src/*',
     'lib/llm_port_esp32s3/include/*', 'lib/llm_port_esp32s3/src/*',
     'lib/board_mps3_an547/include/*', 'lib/board_mps3_an547/src/*', 'lib/board_mps3_an547/ld/*',
-    'boards/mps3_an547.json', 'boards/partitions_llm_*.csv',
+    'boards/mps3_an547.json', 'boards/esp32s3/partitions_llm_*.csv',
     'extra_scripts/build/library_extra_script.py', 'extra_scripts/build/embed_model.py',
     'extra_scripts/build/model_convert.py', 'extra_scripts/build/model_files.py',
     'extra_scripts/build/cmsis_dsp.py', 'extra_scripts/build/esp32s3_flash_model.py',
