@@ -4,7 +4,7 @@
 # Safe to re-run; a second run only rebuilds what changed.
 set -euo pipefail
 cd "$(dirname "$0")"
-source extra_scripts/bootstrap.sh
+source extra_scripts/setup/bootstrap.sh
 llm_bootstrap
 
 llm_say "building the host program and the Cortex-M55 story firmware (pio run -e native -e m55_story)"

@@ -16,12 +16,12 @@
 #      the cm4 backend, and on the AN386 with the reference kernels (their
 #      story images run in pass 1 with the other examples).
 # The ESP32-S3 tools come from $LLM_ESP32S3_TOOLS (default ../shared/esp32s3;
-# extra_scripts/esp32s3_tools.py): without them the run fails, unless
+# extra_scripts/setup/esp32s3_tools.py): without them the run fails, unless
 # LLM_SKIP_ESP32S3=1 says to leave the ESP32-S3 out.
 # Exits non-zero when any step fails.
 set -euo pipefail
 cd "$(dirname "$0")"
-source extra_scripts/bootstrap.sh
+source extra_scripts/setup/bootstrap.sh
 llm_bootstrap
 
 t0=$SECONDS
@@ -34,11 +34,11 @@ pio run "${env_args[@]}"
 
 esp_envs=(esp32s3_test_qemu esp32s3_story_qemu esp32s3_story_q8_qemu esp32s3_story_n4r2_qemu esp32s3_chat)
 if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
-    llm_say "ESP-IDF builds (extra_scripts/esp32s3_idf.py): ${esp_envs[*]}"
-    python extra_scripts/esp32s3_idf.py build "${esp_envs[@]}" >.pio/idf-build.log 2>&1 ||
+    llm_say "ESP-IDF builds (extra_scripts/build/esp32s3_idf.py): ${esp_envs[*]}"
+    python extra_scripts/build/esp32s3_idf.py build "${esp_envs[@]}" >.pio/idf-build.log 2>&1 ||
         { tail -n 60 .pio/idf-build.log; llm_die "ESP-IDF build failed (log: .pio/idf-build.log)"; }
 elif [ "${LLM_SKIP_ESP32S3:-0}" != 1 ]; then
-    llm_die "the ESP32-S3 tools are missing: $(python extra_scripts/esp32s3_tools.py --check 2>&1 | tail -n1) (or LLM_SKIP_ESP32S3=1 to leave the ESP32-S3 out)"
+    llm_die "the ESP32-S3 tools are missing: $(python extra_scripts/setup/esp32s3_tools.py --check 2>&1 | tail -n1) (or LLM_SKIP_ESP32S3=1 to leave the ESP32-S3 out)"
 fi
 llm_say "built in $((SECONDS - t0)) s"
 

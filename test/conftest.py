@@ -24,7 +24,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-for p in (ROOT / 'extra_scripts', Path(__file__).resolve().parent):
+# llmtools, the build and setup scripts' modules (esp32s3_idf, esp32s3_tools, ...), test helpers
+for p in (ROOT / 'extra_scripts', ROOT / 'extra_scripts' / 'build', ROOT / 'extra_scripts' / 'setup',
+          Path(__file__).resolve().parent):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 

@@ -7,13 +7,13 @@ serial target (test/serial_target.py) over that socket, so model files
 reach the firmware as they reach a board: @file/@data lines, CRC-checked,
 kept in PSRAM.
 
-    python extra_scripts/esp32s3_idf.py build esp32s3_test_qemu
+    python extra_scripts/build/esp32s3_idf.py build esp32s3_test_qemu
     python -m pytest test --ignore=test/tools --ignore=test/examples --ignore=test/compile \
         --llm-target esp32s3-qemu --llm-firmware .pio/idf/esp32s3_test_qemu/flash.bin
 
 --llm-firmware names the flash image; its folder's name is the environment
 of boards/esp32s3.ini, whose board says how much PSRAM, and of which kind,
-the emulator gets (extra_scripts/esp32s3_idf.py qemu_args).
+the emulator gets (extra_scripts/build/esp32s3_idf.py qemu_args).
 
 Where the emulated UART differs from a board's: it stops taking input for
 about half a second whenever its 128-byte receive FIFO fills (QEMU's
@@ -28,7 +28,7 @@ it holds goes as its differences. Without -icount QEMU runs as fast as it
 can; timings are not meaningful here.
 
 Environment: LLM_ESP32S3_TOOLS (the offline tools, see
-extra_scripts/esp32s3_tools.py), LLM_QEMU_EXTRA_ARGS (appended).
+extra_scripts/setup/esp32s3_tools.py), LLM_QEMU_EXTRA_ARGS (appended).
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ from pytest_embedded.utils import Meta
 from serial_target import SerialFirmware
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / 'extra_scripts'))
+sys.path.insert(0, str(ROOT / 'extra_scripts' / 'build'))
 
 
 def qemu_command(firmware: str, env_hint: str, console: list[str]) -> tuple[Path, list[str]]:
@@ -67,7 +67,7 @@ def qemu_command(firmware: str, env_hint: str, console: list[str]) -> tuple[Path
     if not image.is_file():
         raise FileNotFoundError(
             f'flash image {image} not found; build it with '
-            f'`python extra_scripts/esp32s3_idf.py build {env_hint}`')
+            f'`python extra_scripts/build/esp32s3_idf.py build {env_hint}`')
     try:
         env = esp32s3_idf.Env(image.parent.name)
         qemu = str(esp32s3_tools.qemu_binary())

@@ -16,7 +16,7 @@ not sent again while the board holds them (it names the ones it drops). The host
 on the board.
 
 Environment: LLM_SERIAL_PORT (else --llm-firmware, when it names a device),
-LLM_SERIAL_BAUD (default 921600, as boards/esp32s3_n16r8.sdkconfig.defaults; USB-Serial-JTAG ignores it),
+LLM_SERIAL_BAUD (default 921600, as boards/esp32s3/esp32s3_n16r8.sdkconfig.defaults; USB-Serial-JTAG ignores it),
 LLM_SERIAL_RESET (default 1; 0 leaves the board running: then reset it by
 hand right after the session starts).
 """

@@ -1,7 +1,7 @@
 """The ESP32-S3 target's target-neutral parts, checked on any target.
 
 * The partition tables and build settings of boards/: the model partition
-  (found by extra_scripts/esp32s3_partitions.py, as the upload script does)
+  (found by extra_scripts/build/esp32s3_partitions.py, as the upload script does)
   on a 64 KiB page, inside the flash, large enough for stories260K; every
   environment's board, table and sdkconfig defaults agree on flash size,
   table and PSRAM mode.
@@ -45,7 +45,7 @@ STORIES_BLOB_BYTES = 1_060_000  # stories260K fp32 + tok512 as a blob, rounded u
 
 @pytest.mark.parametrize('name', TABLES)
 def test_model_partition_in_shipped_tables(name):
-    parts = P.read_partitions(BOARDS / name)
+    parts = P.read_partitions(BOARDS / 'esp32s3' / name)
     flash = TABLES[name]
     model = P.model_partition(parts, STORIES_BLOB_BYTES, 'model', flash)
     assert model.offset % 0x10000 == 0 and model.end <= flash
@@ -62,7 +62,7 @@ def test_model_partition_in_shipped_tables(name):
 def test_model_partition_matches_csv_comment():
     """The esptool command in each table's comment names the model's offset."""
     for name in TABLES:
-        text = (BOARDS / name).read_text()
+        text = (BOARDS / 'esp32s3' / name).read_text()
         model = P.find(P.parse_partitions(text), 'model')
         assert f'write_flash {model.offset:#x} ' in text, name
 
@@ -100,7 +100,7 @@ def test_parse_errors(text, message):
 
 
 def test_model_partition_errors():
-    parts = P.read_partitions(BOARDS / 'partitions_llm_4mb.csv')
+    parts = P.read_partitions(BOARDS / 'esp32s3' / 'partitions_llm_4mb.csv')
     model = P.find(parts, 'model')
     assert P.model_partition(parts, model.size) == model
     with pytest.raises(P.PartitionError, match='holds'):

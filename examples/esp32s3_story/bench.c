@@ -1,6 +1,6 @@
 /*
  * Instructions per position on each core (STORY_BENCH=1, used by
- * extra_scripts/bench_esp32s3.py): greedy forward passes over
+ * extra_scripts/bench/bench_esp32s3.py): greedy forward passes over
  * STORY_BENCH_POSITIONS positions after the prompt's, counted with each
  * core's ICOUNT register (the Xtensa debug option's instruction counter;
  * ICOUNTLEVEL 1 counts what runs at interrupt level 0, so interrupt handlers

@@ -13,7 +13,7 @@
  * Build and flash with the model (boards/esp32s3.ini):
  *   LLM_MODELS_DIR=/path/to/models pio run -e esp32s3_story -t upload -t monitor
  * With env esp32s3_story_embedded the model is inside the app image instead
- * (extra_scripts/embed_model.py), for small models.
+ * (extra_scripts/build/embed_model.py), for small models.
  */
 #include <stdarg.h>
 #include <stdint.h>

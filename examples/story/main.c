@@ -2,7 +2,7 @@
  * Story generator for the Arm MPS3 AN547 (Cortex-M55) in QEMU.
  *
  * The model blob is embedded read-only in the board's QSPI flash by
- * extra_scripts/embed_model.py and read in place; the arena lives in the
+ * extra_scripts/build/embed_model.py and read in place; the arena lives in the
  * internal SRAM. The story streams to stdout (the semihosting console) exactly
  * as llama2.c's run.c prints it; the statistics go to stderr: tokens/s in
  * emulated time (under `-icount shift=0` one instruction takes 1 ns) and the

@@ -1,6 +1,7 @@
 """llm-arduino-pack: the library as an Arduino library zip (1.5 library spec).
 
-    llm-arduino-pack stories260K.bin --tokenizer tok512.bin --weights q8 -o llm-mcu.zip
+    llm-arduino-pack stories260K.bin --tokenizer tok512.bin --weights q8 \\
+        --url https://github.com/<you>/llm-mcu -o llm-mcu.zip
 
 The zip holds one folder, llm-mcu/, laid out as the Arduino IDE and
 arduino-cli expect a 1.5-format library:
@@ -28,6 +29,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 NAME = "llm-mcu"
 SOURCE_SUFFIXES = (".c", ".h", ".S")
@@ -112,8 +114,31 @@ def library_files(root: Path) -> dict[str, Path]:
     return out
 
 
-def properties(root: Path) -> str:
-    manifest = json.loads((root / "library.json").read_text(encoding="utf-8"))
+def _manifest(root: Path) -> dict:
+    return json.loads((root / "library.json").read_text(encoding="utf-8"))
+
+
+def project_url(root: Path, url: str | None = None) -> str:
+    """library.properties' url: the given one, else library.json's homepage,
+    else its repository's url. The Arduino library specification requires
+    the field (the page Library Manager's "More info" opens) and the Library
+    Manager indexer rejects it empty; a tree that names no page needs --url
+    rather than a made-up address."""
+    if not url:
+        manifest = _manifest(root)
+        url = manifest.get("homepage") or (manifest.get("repository") or {}).get("url", "")
+    if not url:
+        raise PackError(f"library.properties needs a url (required by the Arduino library "
+                        f"specification) and {root / 'library.json'} names no homepage or "
+                        f"repository: pass --url with the page where you publish the library")
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise PackError(f"library.properties url must be an http(s) address, not {url!r}")
+    return url
+
+
+def properties(root: Path, url: str) -> str:
+    manifest = _manifest(root)
     sentence = manifest["description"].split(":")[0].rstrip(".") + "."
     lines = [
         f"name={NAME}",
@@ -123,7 +148,7 @@ def properties(root: Path) -> str:
         f"sentence={sentence}",
         f"paragraph={manifest['description']}",
         "category=Data Processing",
-        f"url={manifest.get('homepage', '')}",
+        f"url={url}",
         "architectures=*",
         "includes=llm.h",
     ]
@@ -144,10 +169,10 @@ def model_header(blob: bytes, source: str) -> str:
             "#endif /* LLM_MODEL_BLOB_H */\n")
 
 
-def write_zip(out: Path, root: Path, blob: bytes, model_name: str) -> int:
+def write_zip(out: Path, root: Path, blob: bytes, model_name: str, url: str) -> int:
     """The zip at out (written whole or not at all); returns its file count."""
     files = library_files(root)
-    texts = {"library.properties": properties(root),
+    texts = {"library.properties": properties(root, url),
              "examples/Story/Story.ino": SKETCH,
              "examples/Story/llm_model_blob.h": model_header(blob, model_name)}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -177,5 +202,7 @@ def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", choices=["f32", "q8", "q4"], default="f32",
                    help="weight type when converting (default: %(default)s)")
     p.add_argument("-o", "--output", default=f"{NAME}-arduino.zip", help="zip to write")
+    p.add_argument("--url", help="library.properties url, the library's web page (default: "
+                   "library.json's homepage or repository url; required when it has neither)")
     p.add_argument("--source", type=Path, default=None,
                    help="the library's source tree (default: the one holding this llmtools)")

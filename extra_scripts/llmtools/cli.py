@@ -262,7 +262,12 @@ def _download(a) -> int:
 # ------------------------------------------------------------------ arduino-pack
 
 def _arduino_pack(a) -> int:
-    root = a.source or arduino.default_source()
+    root = Path(a.source or arduino.default_source())
+    try:
+        arduino.library_files(root)
+        url = arduino.project_url(root, a.url)
+    except arduino.PackError as e:
+        raise OptionError(str(e)) from None
     data = _read(a.model)
     if data[:4] == B.MAGIC:
         blob = data
@@ -276,7 +281,7 @@ def _arduino_pack(a) -> int:
             _convert(conv.parse_args(argv))
             blob = _read(os.path.join(tmp, "model.llmb"))
     try:
-        n = arduino.write_zip(Path(a.output), Path(root), blob, os.path.basename(a.model))
+        n = arduino.write_zip(Path(a.output), root, blob, os.path.basename(a.model), url)
     except arduino.PackError as e:
         raise OptionError(str(e)) from None
     print(f"wrote {a.output}: Arduino library {arduino.NAME}, {n} files, model {len(blob)} bytes "

@@ -3,7 +3,7 @@
 #
 # Embeds a model in <target> for CMake builds (ESP-IDF components and apps,
 # or any CMake project): the same symbols and header as the PlatformIO
-# builds (extra_scripts/embed_model.py),
+# builds (extra_scripts/build/embed_model.py),
 #
 #     #include "llm_model_blob.h"
 #     extern const uint8_t llm_model_blob[];   // 16-byte aligned, read-only

@@ -8,5 +8,5 @@ from helpers.package import pack
 
 @pytest.fixture(scope='session')
 def packed_library(tmp_path_factory) -> Path:
-    """Path of llm-mcu-<version>.tar.gz (python extra_scripts/pio_pack.py)."""
+    """Path of llm-mcu-<version>.tar.gz (python extra_scripts/build/pio_pack.py)."""
     return pack(tmp_path_factory.mktemp('pack'))

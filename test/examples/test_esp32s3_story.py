@@ -1,5 +1,5 @@
 """The ESP32-S3 story example (examples/esp32s3_story) in Espressif's QEMU,
-as extra_scripts/esp32s3_idf.py builds and runs it:
+as extra_scripts/build/esp32s3_idf.py builds and runs it:
 
 * esp32s3_story_qemu (N16R8, fp32, arena in PSRAM) and esp32s3_story_n4r2_qemu
   (4 MB flash layout) tell llama2.c's greedy story byte for byte, on both cores;
@@ -10,7 +10,7 @@ as extra_scripts/esp32s3_idf.py builds and runs it:
   board idles: no panic, no reboot.
 
 They need the images first:
-    python extra_scripts/esp32s3_idf.py build esp32s3_story_qemu esp32s3_story_q8_qemu esp32s3_story_n4r2_qemu
+    python extra_scripts/build/esp32s3_idf.py build esp32s3_story_qemu esp32s3_story_q8_qemu esp32s3_story_n4r2_qemu
 and the host test firmware (pio run -e native_test) for the q8 reference.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ from llmtools.blob import Config
 
 PROMPT = b'Once upon a time'
 HEADER = b'--- story 1 (seed 1) ---\n'
-# The model partition of each environment's table (boards/partitions_llm_*.csv).
+# The model partition of each environment's table (boards/esp32s3/partitions_llm_*.csv).
 MODEL_OFFSET = {'esp32s3_story_qemu': 0x310000, 'esp32s3_story_n4r2_qemu': 0x190000,
                 'esp32s3_story_q8_qemu': 0x310000}
 TABLE_OFFSET = 0x8000
@@ -54,7 +54,7 @@ def env(name: str) -> idf.Env:
     for f in (e.out / 'flash.bin', e.out / 'model.llmb'):
         if not f.is_file():
             pytest.fail(f'{f} is missing: build it with '
-                        f'`python extra_scripts/esp32s3_idf.py build {name}`', pytrace=False)
+                        f'`python extra_scripts/build/esp32s3_idf.py build {name}`', pytrace=False)
     return e
 
 

@@ -1,4 +1,4 @@
-"""`pio pkg pack` of the library (python extra_scripts/pio_pack.py, offline)
+"""`pio pkg pack` of the library (python extra_scripts/build/pio_pack.py, offline)
 holds exactly what a user needs: the library, its ports and board support,
 the Python tools its extra script runs, the examples, README and licence;
 no tests, benchmarks, build outputs or models."""
@@ -14,10 +14,11 @@ SHIPPED = [
     'lib/llm_port_posix/include/*', 'lib/llm_port_posix/src/*',
     'lib/llm_port_esp32s3/include/*', 'lib/llm_port_esp32s3/src/*',
     'lib/board_mps3_an547/include/*', 'lib/board_mps3_an547/src/*', 'lib/board_mps3_an547/ld/*',
-    'boards/mps3_an547.json', 'boards/partitions_llm_*.csv',
-    'extra_scripts/library_extra_script.py', 'extra_scripts/embed_model.py',
-    'extra_scripts/model_convert.py', 'extra_scripts/model_files.py', 'extra_scripts/cmsis_dsp.py',
-    'extra_scripts/esp32s3_flash_model.py', 'extra_scripts/esp32s3_partitions.py',
+    'boards/mps3_an547.json', 'boards/esp32s3/partitions_llm_*.csv',
+    'extra_scripts/build/library_extra_script.py', 'extra_scripts/build/embed_model.py',
+    'extra_scripts/build/model_convert.py', 'extra_scripts/build/model_files.py',
+    'extra_scripts/build/cmsis_dsp.py', 'extra_scripts/build/esp32s3_flash_model.py',
+    'extra_scripts/build/esp32s3_partitions.py',
     'extra_scripts/llmtools/*.py',
     'examples/run/*', 'examples/story/*', 'examples/esp32s3_story/*', 'examples/esp32s3_chat/*',
     'library.json', 'README.md', 'LICENSE',
@@ -57,4 +58,4 @@ def test_packaged_manifest_keeps_the_licence(packed_library):
     with tarfile.open(packed_library) as tar:
         manifest = json.load(tar.extractfile('library.json'))
     assert manifest['license'] == 'MIT'
-    assert manifest['build']['extraScript'] == 'extra_scripts/library_extra_script.py'
+    assert manifest['build']['extraScript'] == 'extra_scripts/build/library_extra_script.py'

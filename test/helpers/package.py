@@ -15,8 +15,8 @@ ARM_PLATFORM = ROOT / 'extra_scripts' / 'platforms' / 'arm_baremetal'
 
 
 def pack(out: Path) -> Path:
-    """python extra_scripts/pio_pack.py -o out; the tarball's path."""
-    r = subprocess.run([sys.executable, str(ROOT / 'extra_scripts' / 'pio_pack.py'), '-o', str(out)],
+    """python extra_scripts/build/pio_pack.py -o out; the tarball's path."""
+    r = subprocess.run([sys.executable, str(ROOT / 'extra_scripts' / 'build' / 'pio_pack.py'), '-o', str(out)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     tarballs = list(out.glob('llm-mcu-*.tar.gz'))

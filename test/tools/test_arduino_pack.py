@@ -1,15 +1,24 @@
 """llm-arduino-pack writes an Arduino 1.5-format library zip; unpacked, its
 sources compile with the host compiler in that layout (src/ the only include
 path), and its example sketch, built against a stand-in for Arduino.h that
-sends Serial to stdout, prints llama2.c's greedy story."""
+sends Serial to stdout, prints llama2.c's greedy story. library.properties'
+url, which the Arduino library specification requires, is never empty."""
+import json
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+from llmtools import arduino
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / 'test'))
 from helpers.golden import LLAMA2C_GREEDY_200  # noqa: E402
+
+# A reserved documentation domain (RFC 2606): this project has no public page.
+URL = 'https://example.com/llm-mcu'
 
 # The host's Arduino.h: what Story.ino uses, Serial on stdout, a main().
 ARDUINO_H = r'''#pragma once
@@ -38,7 +47,7 @@ def run(cmd, **kw):
 def test_arduino_zip_builds_and_tells_the_story(cli, model_file, tmp_path):
     out = tmp_path / 'llm-mcu.zip'
     r = cli('arduino-pack', model_file('stories260K.bin'), '--tokenizer', model_file('tok512.bin'),
-            '-o', out)
+            '--url', URL, '-o', out)
     assert r.returncode == 0, r.stderr
     with zipfile.ZipFile(out) as z:
         names = z.namelist()
@@ -47,6 +56,7 @@ def test_arduino_zip_builds_and_tells_the_story(cli, model_file, tmp_path):
     assert all(n.startswith('llm-mcu/') for n in names)
     props = dict(ln.split('=', 1) for ln in (lib / 'library.properties').read_text().splitlines())
     assert REQUIRED_PROPERTIES <= set(props), props
+    assert props['url'] == URL
     assert (lib / 'src' / 'llm.h').is_file() and (lib / 'examples' / 'Story' / 'Story.ino').is_file()
     assert not (lib / 'include').exists()  # 1.5 layout: headers live in src/
 
@@ -75,3 +85,42 @@ def test_arduino_pack_rejects_a_tree_without_the_library(cli, model_file, tmp_pa
     assert r.returncode == 2
     assert 'not the llm library' in r.stderr and 'Traceback' not in r.stderr
     assert not (tmp_path / 'x.zip').exists()
+
+
+def tree_with_manifest(tmp_path, **fields):
+    """A source tree: this checkout's lib/ beside a library.json with fields."""
+    root = tmp_path / 'tree'
+    root.mkdir()
+    (root / 'lib').symlink_to(ROOT / 'lib')
+    manifest = json.loads((ROOT / 'library.json').read_text())
+    for k in ('homepage', 'repository'):
+        manifest.pop(k, None)
+    (root / 'library.json').write_text(json.dumps({**manifest, **fields}))
+    return root
+
+
+@pytest.mark.parametrize('fields, given, want', [
+    ({'homepage': 'https://example.com/home'}, None, 'https://example.com/home'),
+    ({'repository': {'type': 'git', 'url': 'https://example.com/llm-mcu.git'}}, None,
+     'https://example.com/llm-mcu.git'),
+    ({'homepage': 'https://example.com/home'}, URL, URL),
+])
+def test_properties_url_from_option_or_manifest(tmp_path, fields, given, want):
+    root = tree_with_manifest(tmp_path, **fields)
+    props = dict(ln.split('=', 1) for ln in arduino.properties(root, arduino.project_url(root, given))
+                 .splitlines())
+    assert props['url'] == want
+
+
+@pytest.mark.parametrize('given', [None, 'example.com/llm-mcu', 'file:///tmp/llm-mcu'])
+def test_arduino_pack_refuses_a_missing_or_bad_url(cli, tmp_path, given):
+    """No homepage, no repository and no --url (or not a web address): exit
+    status 2 with the reason, before any conversion, and no zip."""
+    root = tree_with_manifest(tmp_path)
+    out = tmp_path / 'x.zip'
+    args = ['--url', given] if given else []
+    r = cli('arduino-pack', tmp_path / 'no-model.bin', '--source', root, '-o', out, *args)
+    assert r.returncode == 2
+    assert 'library.properties' in r.stderr and 'Traceback' not in r.stderr
+    assert ('--url' in r.stderr) if given is None else ('http(s)' in r.stderr)
+    assert not out.exists()

@@ -2,7 +2,7 @@
 
 Its one package is the GCC toolchain `toolchain-gccarmnoneeabi`. Where the
 PlatformIO registry is reachable, PlatformIO installs it from there as for any
-platform. Where it is not, extra_scripts/pio_offline_arm.py registers the
+platform. Where it is not, extra_scripts/setup/pio_offline_arm.py registers the
 machine's own arm-none-eabi toolchain (e.g. Debian's gcc-arm-none-eabi) as a
 local package (`toolchain-gccarmnoneeabi@symlink://<dir>`); this platform uses
 that one whenever no registry version is installed.
@@ -18,7 +18,7 @@ INSTALL_HINT = (
     "Cortex-M55) is missing. Either let PlatformIO install it from its registry "
     "(needs a network connection), or install your system's toolchain and "
     "register it: `sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi` "
-    "(Debian/Ubuntu), then `python extra_scripts/pio_offline_arm.py`." % TOOLCHAIN
+    "(Debian/Ubuntu), then `python extra_scripts/setup/pio_offline_arm.py`." % TOOLCHAIN
 )
 
 

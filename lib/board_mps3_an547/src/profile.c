@@ -1,7 +1,7 @@
 /*
  * The llm library's profiling hook (lib/llm/src/forward.c, compiled in with
  * -DLLM_PROFILE). It only counts the entries into each region; the work per
- * region is measured from outside: extra_scripts/bench_m55.py runs QEMU with
+ * region is measured from outside: extra_scripts/bench/bench_m55.py runs QEMU with
  * a TCG plugin that watches the stores into board_prof_entries[] made by
  * this function and charges each executed instruction to the region last
  * entered. So the hook costs a few instructions and reads no timer.

@@ -42,7 +42,7 @@ llm_status llm_esp32s3_model_map(const char *label, llm_esp32s3_model *out) {
     if (part == NULL) {
         return fail(out, LLM_ERR_ARG,
                     "no \"%s\" partition in the partition table (flash one with it: see "
-                    "boards/partitions_llm_*.csv)", label);
+                    "boards/esp32s3/partitions_llm_*.csv)", label);
     }
     /* The header through the flash driver: no mapping needed to size it. */
     uint8_t head[64];

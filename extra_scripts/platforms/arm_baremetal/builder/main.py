@@ -36,7 +36,7 @@ if not bin_dir or not os.access(os.path.join(bin_dir, PREFIX + "gcc"), os.X_OK):
         "Online, PlatformIO installs it from its registry; offline, install the system one\n"
         "  sudo apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi\n"
         "and register it with\n"
-        "  python extra_scripts/pio_offline_arm.py\n" % (PREFIX, where)
+        "  python extra_scripts/setup/pio_offline_arm.py\n" % (PREFIX, where)
     )
     env.Exit(1)
 

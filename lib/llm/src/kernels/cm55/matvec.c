@@ -11,7 +11,7 @@
 #if LLM_CM55_MATVEC_CMSIS
 #if defined(__has_include)
 #if !__has_include("arm_math.h")
-#error "LLM_CM55_MATVEC_CMSIS needs CMSIS-DSP (arm_math.h): add extra_scripts/cmsis_dsp.py to the environment's extra_scripts, or build with -DLLM_CM55_MATVEC_CMSIS=0 or -DLLM_BACKEND=LLM_BACKEND_REF"
+#error "LLM_CM55_MATVEC_CMSIS needs CMSIS-DSP (arm_math.h): add extra_scripts/build/cmsis_dsp.py to the environment's extra_scripts, or build with -DLLM_CM55_MATVEC_CMSIS=0 or -DLLM_BACKEND=LLM_BACKEND_REF"
 #endif
 #endif
 #include "arm_math.h"

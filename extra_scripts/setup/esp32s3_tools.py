@@ -15,10 +15,10 @@ beside this repository, as CI lays it out):
 Each is unpacked once into $XDG_CACHE_HOME/llm-mcu/esp32s3 (never into the
 repository); a stamp file per tarball holds its size and mtime, so a changed
 tarball is unpacked again. The emulator's runtime libraries come from apt
-(setup: extra_scripts/bootstrap.sh).
+(setup: extra_scripts/setup/bootstrap.sh).
 
-    python extra_scripts/esp32s3_tools.py          # unpack what is missing, print the paths
-    python extra_scripts/esp32s3_tools.py --check  # exit 1 when the tarballs are absent
+    python extra_scripts/setup/esp32s3_tools.py          # unpack what is missing, print the paths
+    python extra_scripts/setup/esp32s3_tools.py --check  # exit 1 when the tarballs are absent
 
 Other scripts call paths() and build_env().
 """
@@ -31,7 +31,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TARBALLS = {
     # key: (tarball, directory it unpacks to)
     'toolchain': ('xtensa-esp32s3-elf.tar.xz', 'xtensa-esp32s3-elf'),

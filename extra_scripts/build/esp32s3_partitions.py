@@ -1,7 +1,7 @@
 """ESP-IDF partition tables (CSV) for the ESP32-S3 targets: where the model
 partition is, and whether a model fits it. Target-neutral and free of
 SCons, so the host tests import it (test/test_esp32s3.py) and the build
-script extra_scripts/esp32s3_flash_model.py uses it.
+script extra_scripts/build/esp32s3_flash_model.py uses it.
 
 The CSV rules follow ESP-IDF's gen_esp32part.py: `# comments`, columns
 name, type, subtype, offset, size[, flags]; sizes and offsets in decimal,

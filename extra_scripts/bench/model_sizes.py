@@ -14,7 +14,7 @@ stories15M was trained for 256 positions; its 512 column is what the same
 shapes would need with a longer context. Stack is not included (see the
 Cortex-M55 story example for a measured high-water mark).
 
-    python extra_scripts/model_sizes.py            # needs LLM_MODELS_DIR and `pio run -e native_test`
+    python extra_scripts/bench/model_sizes.py            # needs LLM_MODELS_DIR and `pio run -e native_test`
 """
 import argparse
 import os
@@ -24,13 +24,13 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # extra_scripts: llmtools
 from llmtools import blob as B  # noqa: E402
 from llmtools import quant, testmodels  # noqa: E402
 from llmtools.blob import Config  # noqa: E402
 from llmtools.llama2c import read_checkpoint  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STORIES15M = Config(dim=288, hidden_dim=768, n_layers=6, n_heads=6, n_kv_heads=6, vocab_size=32000,
                     seq_len=256)
 CONTEXTS = (256, 512)

@@ -16,10 +16,10 @@ alone, the port for its board and its model embedded:
     custom_llm_convert_args = --weights q8  ; optional, more llm-convert options
 
 The model is converted when needed and either embedded in the firmware
-(extra_scripts/embed_model.py: header "llm_model_blob.h") or, on an ESP32-S3
+(extra_scripts/build/embed_model.py: header "llm_model_blob.h") or, on an ESP32-S3
 whose partition table (board_build.partitions) has a data partition named
 custom_llm_partition (default "model"), written into that partition by
-`pio run -t upload` (extra_scripts/esp32s3_flash_model.py).
+`pio run -t upload` (extra_scripts/build/esp32s3_flash_model.py).
 
 PlatformIO runs this script each time it creates the library's builder: once
 per build, twice with ESP-IDF (its builder scans the libraries early for
@@ -36,7 +36,7 @@ from SCons.Script import DefaultEnvironment, Import
 Import("env", "pio_lib_builder")  # noqa: F821
 
 ROOT = pio_lib_builder.path  # noqa: F821 (the package root)
-SCRIPTS = os.path.join(ROOT, "extra_scripts")
+SCRIPTS = os.path.join(ROOT, "extra_scripts", "build")
 LIB = os.path.join(ROOT, "lib")
 if SCRIPTS not in sys.path:
     sys.path.insert(0, SCRIPTS)

@@ -30,10 +30,10 @@ Printed per backend and as the ratio Helium / reference:
     low-overhead-loop branches are scalar), so the weighted count is
     insns + vec.
 
-    python extra_scripts/bench_m55.py              # builds both envs, runs both
-    python extra_scripts/bench_m55.py --no-build   # reuse the built ELFs
-    python extra_scripts/bench_m55.py --check      # CI: fail above the goal or on text drift
-    python extra_scripts/bench_m55.py --hot 10     # and the 10 costliest functions
+    python extra_scripts/bench/bench_m55.py              # builds both envs, runs both
+    python extra_scripts/bench/bench_m55.py --no-build   # reuse the built ELFs
+    python extra_scripts/bench/bench_m55.py --check      # CI: fail above the goal or on text drift
+    python extra_scripts/bench/bench_m55.py --hot 10     # and the 10 costliest functions
 
 Needs LLM_MODELS_DIR (stories260K.bin, tok512.bin) for the build, QEMU for
 Arm with plugin support (Debian's qemu-system-arm 7.2 has it), arm-none-eabi
@@ -48,7 +48,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_SRC = Path(__file__).resolve().parent / "bench_m55_plugin.c"
 ENVS = (("reference", "m55_bench_ref"), ("helium", "m55_bench"),
         ("helium q8", "m55_bench_q8"), ("helium q4", "m55_bench_q4"),

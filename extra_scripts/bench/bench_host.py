@@ -11,7 +11,7 @@ same text.
 
 This script never builds or downloads llama2.c: pass the binaries' paths.
 
-    python extra_scripts/bench_host.py \\
+    python extra_scripts/bench/bench_host.py \\
         --llama2c O3=/path/to/run_O3 --llama2c Ofast-native=/path/to/run_fast
 """
 import argparse
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 TOKS_RE = re.compile(rb"achieved tok/s: ([0-9.]+)")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cpu_name() -> str:

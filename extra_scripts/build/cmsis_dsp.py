@@ -4,7 +4,7 @@ Cortex-M4F/M7/M33 backends.
 Use it in every environment built with LLM_BACKEND_CM55 (boards/mps3_an547.ini)
 or LLM_BACKEND_CM4 (boards/mps2.ini):
 
-    extra_scripts = pre:extra_scripts/cmsis_dsp.py
+    extra_scripts = pre:extra_scripts/build/cmsis_dsp.py
 
 It finds CMSIS-DSP's sources, adds their Include/PrivateInclude folders (as
 system headers) and -D__GNUC_PYTHON__ to the build (it drops the dependency

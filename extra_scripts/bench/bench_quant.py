@@ -11,8 +11,8 @@ load affects all alike. Each program reports its decode tok/s on stderr
 yourself with the same flags as our host build, e.g.
 
     gcc -O3 -o /tmp/llama2c/runq /tmp/llama2c/runq.c -lm
-    python extra_scripts/bench_quant.py --runq /tmp/llama2c/runq
-    python extra_scripts/bench_quant.py --runq /tmp/llama2c/runq --shape stories15M
+    python extra_scripts/bench/bench_quant.py --runq /tmp/llama2c/runq
+    python extra_scripts/bench/bench_quant.py --runq /tmp/llama2c/runq --shape stories15M
 
 --shape stories15M benchmarks a randomly initialised model of stories15M's
 shape (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000, seq 256) with
@@ -30,7 +30,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # bench_host; llmtools
 from bench_host import ROOT, cpu_name, models_dir, run_once  # noqa: E402
 from llmtools import blob as B  # noqa: E402
 from llmtools import quant, testmodels  # noqa: E402

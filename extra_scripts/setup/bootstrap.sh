@@ -5,18 +5,18 @@
 #   1. apt-get: a C compiler, Python's venv/pip, the Arm GCC and QEMU for the
 #      emulated Cortex-M55, CMake and Ninja for ESP-IDF, the runtime libraries
 #      of Espressif's QEMU; only what is missing
-#   2. .venv with extra_scripts/requirements.txt and llmtools (editable)
-#   3. PlatformIO's offline path (extra_scripts/pio_offline_arm.py, which runs
+#   2. .venv with extra_scripts/setup/requirements.txt and llmtools (editable)
+#   3. PlatformIO's offline path (extra_scripts/setup/pio_offline_arm.py, which runs
 #      pio_offline.py too): tool-scons, the native platform, the Arm toolchain
 #   4. the ESP32-S3 tools (Xtensa GCC, ESP-IDF, ESP-DSP, Espressif's QEMU),
 #      unpacked from $LLM_ESP32S3_TOOLS (default ../shared/esp32s3) into
 #      ~/.cache/llm-mcu/esp32s3 when that folder exists
-#      (extra_scripts/esp32s3_tools.py); LLM_HAVE_ESP32S3=1 afterwards
+#      (extra_scripts/setup/esp32s3_tools.py); LLM_HAVE_ESP32S3=1 afterwards
 #   5. the default model (python -m llmtools download; honours LLM_MODELS_DIR)
 # Afterwards .venv/bin is first on PATH and LLM_MODEL / LLM_TOKENIZER name
 # the model files.
 
-LLM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LLM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 LLM_VENV="$LLM_ROOT/.venv"
 
 llm_say() {
@@ -69,13 +69,13 @@ llm_setup_venv() {
         python3 -m venv "$LLM_VENV"
     fi
     local stamp="$LLM_VENV/.llm-bootstrap" want
-    want="$(cat "$LLM_ROOT/extra_scripts/requirements.txt" "$LLM_ROOT/extra_scripts/pyproject.toml" \
+    want="$(cat "$LLM_ROOT/extra_scripts/setup/requirements.txt" "$LLM_ROOT/extra_scripts/llmtools/pyproject.toml" \
               | sha256sum | cut -d' ' -f1) $LLM_ROOT"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        llm_say "pip install (extra_scripts/requirements.txt, llmtools)"
+        llm_say "pip install (extra_scripts/setup/requirements.txt, llmtools)"
         "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check \
-            -r "$LLM_ROOT/extra_scripts/requirements.txt"
-        "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$LLM_ROOT/extra_scripts"
+            -r "$LLM_ROOT/extra_scripts/setup/requirements.txt"
+        "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$LLM_ROOT/extra_scripts/llmtools"
         printf '%s' "$want" >"$stamp"
     fi
     export VIRTUAL_ENV="$LLM_VENV"
@@ -103,8 +103,8 @@ llm_fetch_model() {
 # LLM_HAVE_ESP32S3=1 then, else 0.
 llm_setup_esp32s3() {
     LLM_HAVE_ESP32S3=0
-    if python extra_scripts/esp32s3_tools.py --check >/dev/null 2>&1; then
-        python extra_scripts/esp32s3_tools.py >/dev/null
+    if python extra_scripts/setup/esp32s3_tools.py --check >/dev/null 2>&1; then
+        python extra_scripts/setup/esp32s3_tools.py >/dev/null
         LLM_HAVE_ESP32S3=1
     fi
     export LLM_HAVE_ESP32S3
@@ -115,7 +115,7 @@ llm_bootstrap() {
     local t0=$SECONDS
     llm_install_system_packages
     llm_setup_venv
-    python extra_scripts/pio_offline_arm.py
+    python extra_scripts/setup/pio_offline_arm.py
     llm_setup_esp32s3
     llm_fetch_model
     llm_say "ready in $((SECONDS - t0)) s: model $LLM_MODEL"

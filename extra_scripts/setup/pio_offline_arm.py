@@ -11,12 +11,12 @@ package: a directory with a package.json and bin/ links to the tools,
 installed as `toolchain-gccarmnoneeabi@symlink://<dir>`. The platform uses
 such a package whenever no registry version is installed.
 
-It first runs extra_scripts/pio_offline.py (tool-scons and the native
+It first runs extra_scripts/setup/pio_offline.py (tool-scons and the native
 platform), so this one command prepares every environment:
 
-    python extra_scripts/pio_offline_arm.py
-    LLM_PIO_OFFLINE=1 python extra_scripts/pio_offline_arm.py   # force offline
-    ARM_NONE_EABI_BIN=/opt/arm/bin python extra_scripts/pio_offline_arm.py
+    python extra_scripts/setup/pio_offline_arm.py
+    LLM_PIO_OFFLINE=1 python extra_scripts/setup/pio_offline_arm.py   # force offline
+    ARM_NONE_EABI_BIN=/opt/arm/bin python extra_scripts/setup/pio_offline_arm.py
 
 Idempotent: a second run finds the package in place and exits at once.
 pio_offline.py may also call ensure_toolchain() directly.
@@ -32,10 +32,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-import pio_offline  # noqa: E402  (extra_scripts/pio_offline.py)
+import pio_offline  # noqa: E402  (extra_scripts/setup/pio_offline.py)
 
 TOOLCHAIN = "toolchain-gccarmnoneeabi"
-PLATFORM_DIR = os.path.join(HERE, "platforms", "arm_baremetal")
+PLATFORM_DIR = os.path.join(os.path.dirname(HERE), "platforms", "arm_baremetal")
 PREFIX = "arm-none-eabi-"
 MIN_GCC_MAJOR = 10  # first GCC with -mcpu=cortex-m55
 # What the firmware needs from the toolchain: Cortex-M55 code generation and
@@ -137,7 +137,7 @@ def build_package(pkg_dir, bin_dir, version):
         # PlatformIO numbers GCC x.y.z as 1.xxyyzz.0 (12.3.1 -> 1.120301.0).
         "version": "1.%d%02d%02d.0" % version,
         "description": "The machine's own GNU Arm Embedded toolchain (GCC %d.%d.%d in %s), "
-                       "registered by extra_scripts/pio_offline_arm.py" % (version + (bin_dir,)),
+                       "registered by extra_scripts/setup/pio_offline_arm.py" % (version + (bin_dir,)),
         "keywords": ["toolchain", "build tools", "compiler", "assembler", "linker"],
         "license": "GPL-2.0-or-later",
         "system": [get_systype()],

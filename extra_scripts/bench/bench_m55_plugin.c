@@ -1,5 +1,5 @@
 /*
- * QEMU TCG plugin of extra_scripts/bench_m55.py: counts the instructions the
+ * QEMU TCG plugin of extra_scripts/bench/bench_m55.py: counts the instructions the
  * guest executes per profiling region, and among them the "vector" ones
  * (Helium instructions on Q registers, which a Cortex-M55 issues over two
  * beats while QEMU counts each as one).

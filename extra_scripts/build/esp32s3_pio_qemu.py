@@ -1,13 +1,13 @@
 """PlatformIO extra script (post:) of the ESP32-S3 *_qemu environments: the
 target `qemu` merges the bootloader, partition table, app and model into one
 flash image and boots it in Espressif's QEMU (`-M esp32s3`), as
-extra_scripts/esp32s3_idf.py does without PlatformIO:
+extra_scripts/build/esp32s3_idf.py does without PlatformIO:
 
     pio run -e esp32s3_story_qemu -t qemu
 
 The emulator is LLM_ESP_QEMU, else qemu-system-xtensa on PATH (ESP-IDF's
 `idf_tools.py install qemu-xtensa` provides it), else the offline tools of
-extra_scripts/esp32s3_tools.py. Story apps end QEMU after "story: done".
+extra_scripts/setup/esp32s3_tools.py. Story apps end QEMU after "story: done".
 """
 import inspect
 import os

@@ -21,8 +21,8 @@ everything else to PlatformIO. Where it does not:
 Idempotent: a second run finds everything in place and exits in about a
 second. Run it with the Python that has PlatformIO installed (the venv's):
 
-    python extra_scripts/pio_offline.py            # detect the registry
-    LLM_PIO_OFFLINE=1 python extra_scripts/pio_offline.py   # force offline
+    python extra_scripts/setup/pio_offline.py            # detect the registry
+    LLM_PIO_OFFLINE=1 python extra_scripts/setup/pio_offline.py   # force offline
     LLM_PIO_OFFLINE=0 ...                          # force the online path
 """
 
@@ -44,7 +44,7 @@ REGISTRY_PROBE_URL = "https://api.registry.platformio.org/v3/packages/platformio
 PROBE_TIMEOUT_S = 5.0
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LOCAL_PLATFORM_DIR = os.path.join(HERE, "platforms", "native")
+LOCAL_PLATFORM_DIR = os.path.join(os.path.dirname(HERE), "platforms", "native")
 
 # Runs SCons from the package next to it; PlatformIO calls `python scons.py`.
 SCONS_LAUNCHER = '''\

@@ -7,8 +7,8 @@ place from the model partition) in variants, runs each in QEMU with
 (examples/esp32s3_story/bench.c): greedy forward passes over 256 positions
 after the prompt, each core's instructions counted by its ICOUNT register.
 
-    python extra_scripts/bench_esp32s3.py            # all variants below
-    python extra_scripts/bench_esp32s3.py --only q8  # those whose label has q8
+    python extra_scripts/bench/bench_esp32s3.py            # all variants below
+    python extra_scripts/bench/bench_esp32s3.py --only q8  # those whose label has q8
 
 Variants: weights fp32 / q8 / q4 (llm-convert --weights), backend reference
 (LLM_BACKEND_REF) or ESP32-S3 (ESP-DSP fp32 rows, PIE q8/q4, attention for
@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / 'build'))
 
 import esp32s3_idf as idf  # noqa: E402
 

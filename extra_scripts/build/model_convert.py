@@ -13,8 +13,9 @@ import subprocess
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LLMTOOLS = os.path.join(HERE, "llmtools")
-DEPENDENCIES = ("numpy", "tqdm")  # what llmtools imports (extra_scripts/pyproject.toml)
+SCRIPTS = os.path.dirname(HERE)  # extra_scripts, which holds llmtools
+LLMTOOLS = os.path.join(SCRIPTS, "llmtools")
+DEPENDENCIES = ("numpy", "tqdm")  # what llmtools imports (extra_scripts/llmtools/pyproject.toml)
 
 
 class ConvertError(Exception):
@@ -89,7 +90,7 @@ def convert(python, model, tokenizer, out, args, say=print):
         cmd += ["--tokenizer", tokenizer]
     cmd += args
     run_env = dict(os.environ)
-    run_env["PYTHONPATH"] = os.pathsep.join(filter(None, [HERE, run_env.get("PYTHONPATH")]))
+    run_env["PYTHONPATH"] = os.pathsep.join(filter(None, [SCRIPTS, run_env.get("PYTHONPATH")]))
     say("llm: converting %s%s%s -> %s" % (
         os.path.basename(model), " with tokenizer " + os.path.basename(tokenizer) if tokenizer else "",
         " (%s)" % " ".join(args) if args else "", out))

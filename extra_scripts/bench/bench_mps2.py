@@ -16,10 +16,10 @@ issues two instructions per cycle where it can), no FPU latencies, no
 flash or SRAM wait states, no caches. A real part's time per token follows
 from cycles, which these counts do not give.
 
-    python extra_scripts/bench_mps2.py                 # build and run all
-    python extra_scripts/bench_mps2.py --no-build      # reuse the built ELFs
-    python extra_scripts/bench_mps2.py --boards m4     # one board
-    python extra_scripts/bench_mps2.py --regions       # and, per cm4 firmware, the
+    python extra_scripts/bench/bench_mps2.py                 # build and run all
+    python extra_scripts/bench/bench_mps2.py --no-build      # reuse the built ELFs
+    python extra_scripts/bench/bench_mps2.py --boards m4     # one board
+    python extra_scripts/bench/bench_mps2.py --regions       # and, per cm4 firmware, the
         # instructions per position in mat-vecs / attention / the rest and the
         # costliest functions (bench_m55.py's QEMU plugin, built with the host cc)
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import bench_m55  # the region-counting QEMU plugin and its helpers
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOARDS = {"m4": "mps2-an386", "m7": "mps2-an500", "m33": "mps2-an505"}
 WEIGHTS = ("", "_q8", "_q4")  # env suffixes: fp32, q8, q4
 TIME_RE = re.compile(r"emulated time: prefill (\d+) us, decode (\d+) us")

@@ -2,7 +2,7 @@
 """`pio pkg pack` of this library, also where the SPDX licence list cannot
 be downloaded:
 
-    python extra_scripts/pio_pack.py [-o DIR_OR_FILE]     # llm-mcu-<version>.tar.gz
+    python extra_scripts/build/pio_pack.py [-o DIR_OR_FILE]     # llm-mcu-<version>.tar.gz
 
 Why `pio pkg pack` needs the network: it validates library.json with
 PlatformIO's ManifestSchema, whose `license` validator checks the value
@@ -22,7 +22,7 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def say(msg):

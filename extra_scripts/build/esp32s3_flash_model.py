@@ -1,17 +1,17 @@
 """PlatformIO extra script (pre:) for the ESP32-S3 environments: the model
 goes into its own flash partition, and `pio run -t upload` writes it too.
 
-    extra_scripts = pre:extra_scripts/esp32s3_flash_model.py
-    board_build.partitions = boards/partitions_llm_16mb.csv
+    extra_scripts = pre:extra_scripts/build/esp32s3_flash_model.py
+    board_build.partitions = boards/esp32s3/partitions_llm_16mb.csv
     custom_llm_model = stories260K.bin   ; blob or llama2.c checkpoint (model_files.py finds it)
     custom_llm_tokenizer = tok512.bin    ; embedded when converting
     custom_llm_convert_args = --weights q8   ; optional, passed to llm-convert
     custom_llm_partition = model         ; optional, the default
 
 A llama2.c checkpoint is converted once per change to an llm blob (with
-`python -m llmtools convert`, tokenizer embedded; extra_scripts/model_convert.py)
+`python -m llmtools convert`, tokenizer embedded; extra_scripts/build/model_convert.py)
 in $BUILD_DIR/llm_model/.
-The partition's offset comes from the CSV (extra_scripts/esp32s3_partitions.py)
+The partition's offset comes from the CSV (extra_scripts/build/esp32s3_partitions.py)
 and (offset, blob) is added to FLASH_EXTRA_IMAGES, which the espressif32
 platform passes to esptool with the bootloader and partition table. The
 build fails early when the blob does not fit the partition, and prints the
@@ -44,7 +44,7 @@ def fail(msg):
 
 def convert(model, tokenizer, out, extra_args):
     """model -> blob with llm-convert's extra_args, unless out is fresh
-    (extra_scripts/model_convert.py); a rejected file stops the build."""
+    (extra_scripts/build/model_convert.py); a rejected file stops the build."""
     try:
         model_convert.convert(env.subst("$PYTHONEXE"), model, tokenizer, out, extra_args)
     except model_convert.ConvertError as e:
@@ -63,7 +63,7 @@ def main():
     csv = env.BoardConfig().get("build.partitions", "")
     if not csv:
         fail("set board_build.partitions to a table with a %r data partition "
-             "(boards/partitions_llm_*.csv)" % label)
+             "(boards/esp32s3/partitions_llm_*.csv)" % label)
 
     extra_args = shlex.split(env.GetProjectOption("custom_llm_convert_args", ""))
     with open(model, "rb") as f:

@@ -9,11 +9,11 @@ tool-ninja and tool-esptoolpy from PlatformIO's registry, and ESP-DSP through
 ESP-IDF's component manager from Espressif's. This script reads the same
 environment (board, partition table, sdkconfig defaults, app, model options)
 with PlatformIO's own config parser and runs the steps the builder runs, with
-the tools of extra_scripts/esp32s3_tools.py:
+the tools of extra_scripts/setup/esp32s3_tools.py:
 
-    python extra_scripts/esp32s3_idf.py build esp32s3_test esp32s3_story_qemu
-    python extra_scripts/esp32s3_idf.py qemu esp32s3_story_qemu     # build, boot, watch
-    python extra_scripts/esp32s3_idf.py qemu-cmd esp32s3_test       # the QEMU command line
+    python extra_scripts/build/esp32s3_idf.py build esp32s3_test esp32s3_story_qemu
+    python extra_scripts/build/esp32s3_idf.py qemu esp32s3_story_qemu     # build, boot, watch
+    python extra_scripts/build/esp32s3_idf.py qemu-cmd esp32s3_test       # the QEMU command line
 
 Output per environment in .pio/idf/<env>/: the ESP-IDF build (app ELF,
 bootloader, partition table), the converted model blob and flash.bin, the
@@ -32,15 +32,16 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
+SCRIPTS = HERE.parent  # extra_scripts: llmtools, setup/esp32s3_tools.py
+ROOT = SCRIPTS.parent
+sys.path[:0] = [str(HERE), str(SCRIPTS / 'setup')]
 
 import esp32s3_partitions as partitions  # noqa: E402
 import esp32s3_tools as tools  # noqa: E402
 import model_files  # noqa: E402
 
 OUT = ROOT / '.pio' / 'idf'
-COMPAT_DEFAULTS = 'boards/esp32s3_idf_compat.sdkconfig.defaults'
+COMPAT_DEFAULTS = 'boards/esp32s3/esp32s3_idf_compat.sdkconfig.defaults'
 
 
 class BuildError(RuntimeError):
@@ -112,7 +113,7 @@ class Env:
 
     def cmake_extra_args(self) -> list[str]:
         """board_build.cmake_extra_args, with the offline ESP-IDF's sdkconfig
-        fixes appended to the defaults (boards/esp32s3_idf_compat.sdkconfig.defaults)."""
+        fixes appended to the defaults (boards/esp32s3/esp32s3_idf_compat.sdkconfig.defaults)."""
         out = []
         for a in self.cmake_args:
             if a.startswith('-DSDKCONFIG_DEFAULTS='):
@@ -161,7 +162,7 @@ def convert_model(e: Env) -> Path | None:
             return Path(model)
     e.out.mkdir(parents=True, exist_ok=True)
     blob = e.out / 'model.llmb'
-    inputs = [model] + ([tok] if tok else []) + sorted(str(p) for p in (HERE / 'llmtools').glob('*.py'))
+    inputs = [model] + ([tok] if tok else []) + sorted(str(p) for p in (SCRIPTS / 'llmtools').glob('*.py'))
     stamp = e.out / 'model.args'
     args = ' '.join([model, str(tok)] + e.convert_args)
     fresh = (blob.is_file() and stamp.is_file() and stamp.read_text() == args
@@ -171,7 +172,8 @@ def convert_model(e: Env) -> Path | None:
                *e.convert_args]
         if tok:
             cmd[5:5] = ['--tokenizer', tok]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), os.environ.get('PYTHONPATH')])))
+        pythonpath = [str(SCRIPTS), os.environ.get('PYTHONPATH')]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, pythonpath)))
         _run(cmd, env=env)
         stamp.write_text(args)
     return blob
