@@ -55,6 +55,23 @@ except ModuleNotFoundError as e:  # pytest-embedded-serial not installed: no ser
 DEFAULT_FIRMWARE = ROOT / '.pio' / 'build' / 'native_test' / 'program'
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'llm_targets(*names): the test needs the firmware of these --llm-target values; '
+        'deselected on the others (where it cannot apply), never skipped')
+
+
+def pytest_collection_modifyitems(config, items):
+    target = config.getoption('llm_target')
+    keep, drop = [], []
+    for item in items:
+        m = item.get_closest_marker('llm_targets')
+        (drop if m is not None and target not in m.args else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_addoption(parser):
     group = parser.getgroup('llm')
     group.addoption('--llm-target', default='host', choices=sorted(TARGETS),

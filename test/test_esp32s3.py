@@ -291,12 +291,15 @@ def test_row_cuts(fw, elem, lanes):
                     assert not same or n - skip < lanes, f'{w_mis} {x_mis} {n}: fast path missed'
 
 
+ESP32S3_FIRMWARE = pytest.mark.llm_targets('esp32s3-qemu', 'serial')
+
+
+@ESP32S3_FIRMWARE
 def test_matvec_stays_on_the_fast_path(fw):
     """ESP32-S3 backend only: dsps_dotprod_f32 is only ever called with
     16-byte-aligned inputs and lengths that are multiples of 4, once for
     each row that can be aligned with x."""
-    if fw.backend != 'esp32s3':
-        pytest.skip('needs the ESP32-S3 test firmware (esp32s3_test_qemu, --llm-target esp32s3-qemu)')
+    assert fw.backend == 'esp32s3', f'{fw.backend}: not the ESP32-S3 test firmware'
     r = plan(fw, 'dotcalls')
     assert r.ok, r
     for d, n in [(1, 4), (7, 64), (5, 6), (9, 3), (8, 172), (3, 17), (64, 5)]:
@@ -313,11 +316,11 @@ def test_matvec_stays_on_the_fast_path(fw):
 
 def serial_link(fw) -> SerialFirmware:
     link = fw.dut.proc
-    if not isinstance(link, SerialFirmware):
-        pytest.skip('files go over a serial line only with --llm-target serial or esp32s3-qemu')
+    assert isinstance(link, SerialFirmware), f'{type(link).__name__}: files do not go over a serial line'
     return link
 
 
+@ESP32S3_FIRMWARE
 def test_file_sent_as_its_differences(fw, tmp_path):
     """The board checks each file's CRC-32 when its last byte arrives, so a
     file rebuilt wrongly from its base fails the upload."""
@@ -351,6 +354,7 @@ def test_file_sent_as_its_differences(fw, tmp_path):
     ([b'@skip x'], 'too_long'),       # an unreadable count
     ([b'@data QUJD', b'@data REVG'], 'crc'),
 ])
+@ESP32S3_FIRMWARE
 def test_malformed_file_lines_refused(fw, lines, why):
     link = serial_link(fw)
     crc = zlib.crc32(b'ABCDEX')  # not the 6 bytes sent
