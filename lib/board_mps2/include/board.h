@@ -14,9 +14,10 @@
  *   AN505  Cortex-M33   0x10000000 SSRAM0 (Secure alias) 0x28000000 SSRAM1+2        0x80000000
  *   AN521  2x M33       as the AN505
  *
- * AN521: core 1 runs main and owns the console; core 0 starts it and parks
- * (src/cores.c says why: under QEMU 7.2 core 0 loses its FPU once the
- * console has been used), so the firmware runs on one core by default.
+ * AN521: core 1 runs main and owns the console; core 0 starts it and
+ * serves parallel_for when it has the FPU and DSP extension (the AN521
+ * image gives it neither; QEMU is run with BOARD_QEMU_ARGS, which adds both,
+ * see src/cores.c), else it parks and the firmware runs on core 1 alone.
  */
 #ifndef BOARD_H
 #define BOARD_H
@@ -31,7 +32,10 @@ extern "C" {
 #endif
 
 /* BOARD_TICK_HZ: the dual timer's clock (the FPGA's SYSCLK), in Hz;
- * BOARD_QEMU_MACHINE: the emulator's machine name. */
+ * BOARD_QEMU_MACHINE: the emulator's machine name; BOARD_QEMU_ARGS: what
+ * else its command line needs (the SSE-200 configured with core 0's FPU and
+ * DSP extension on the AN521). Both are kept in the ELF for the tools that
+ * start QEMU (test/qemu_target.py). */
 #if defined(BOARD_MPS2_AN386)
 #define BOARD_TICK_HZ 25000000u
 #define BOARD_QEMU_MACHINE "mps2-an386"
@@ -44,8 +48,12 @@ extern "C" {
 #elif defined(BOARD_MPS2_AN521)
 #define BOARD_TICK_HZ 20000000u
 #define BOARD_QEMU_MACHINE "mps2-an521"
+#define BOARD_QEMU_ARGS "-global sse-200.CPU0_FPU=on -global sse-200.CPU0_DSP=on"
 #else
 #error "board_mps2: define one of BOARD_MPS2_AN386, _AN500, _AN505, _AN521 (board manifest)"
+#endif
+#ifndef BOARD_QEMU_ARGS
+#define BOARD_QEMU_ARGS ""
 #endif
 
 /* Cores the board has (the AN521's SSE-200 has two). */
@@ -75,15 +83,22 @@ uint64_t board_time_us(void);
 void board_llm_port_init(void);
 
 /* Start the second core as a worker (AN521; nothing elsewhere). Returns the
- * cores now running jobs: 2, or 1 on a one-core board. Idempotent. */
+ * cores now running jobs: 2, or 1 on a one-core board or when the second
+ * core lacks the FPU or DSP extension this build uses. Idempotent. */
 uint32_t board_cores_start(void);
+
+/* Why board_cores_start returned what it did, for a log line: "both
+ * cores", "core 0 has no FPU: one core", ... (a static string). */
+const char *board_cores_note(void);
 
 /* llm_port.parallel_for over the running cores: core w takes
  * llm_parallel_range(n, cores, w); returns when both are done. user is
  * ignored. Core 0 only. */
 void board_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user);
 
-/* Items each core ran through board_parallel_for since start-up. core < BOARD_CORES. */
+/* Items each core ran through board_parallel_for since start-up: core 0 is
+ * the one running main (the AN521's CPU 1), core 1 the worker (CPU 0).
+ * core < BOARD_CORES, else 0. */
 uint64_t board_core_items(uint32_t core);
 
 /* Bytes of core 0's stack never touched since reset (its low-water mark);

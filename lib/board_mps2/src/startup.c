@@ -174,10 +174,12 @@ __attribute__((naked)) void Default_Handler(void) {
         "b board__fault\n\t");
 }
 
-/* The QEMU machine this ELF is for, found in the file by test/qemu_target.py
- * (kept by the linker script's .board_id). */
+/* The QEMU machine this ELF is for and its extra arguments, found in the
+ * file by test/qemu_target.py (kept by the linker script's .board_id). */
 __attribute__((section(".board_id"), used)) const char board_qemu_id[] =
     "llm-qemu-machine=" BOARD_QEMU_MACHINE;
+__attribute__((section(".board_id"), used)) const char board_qemu_args[] =
+    "llm-qemu-args=" BOARD_QEMU_ARGS;
 
 /* Cortex-M system exceptions only: no peripheral interrupt is enabled. */
 typedef union {
