@@ -27,9 +27,9 @@
  * first) and signals back; core 1 runs its own range meanwhile and waits for
  * done == seq. Each item is computed by the same call whatever core runs
  * it, so results are bit-identical to one core. QEMU runs WFE as a yield to
- * the other core. The two wait loops are functions of their own
- * (board__wait_job, board__wait_done) so that the benchmark can leave the
- * instructions spent waiting out of each core's count.
+ * the other core. The wait loops are functions of their own
+ * (board__wait_job, board__wait_done, board__park) so that the benchmark
+ * can leave the instructions spent waiting out of each core's count.
  * On one-core boards board_parallel_for simply runs everything here.
  */
 #include <stdint.h>
@@ -95,6 +95,11 @@ __attribute__((noinline)) void board__wait_job(uint32_t seen) {
     while (job.seq == seen) __asm volatile("wfe" ::: "memory");
 }
 
+/* A worker that cannot run the build's code sleeps here for good. */
+__attribute__((noinline, noreturn)) void board__park(void) {
+    for (;;) __asm volatile("wfe" ::: "memory");
+}
+
 /* The main core sleeps here until the worker has finished job seq. */
 __attribute__((noinline)) void board__wait_done(uint32_t seq) {
     while (job.done != seq) __asm volatile("wfe" ::: "memory");
@@ -112,11 +117,8 @@ __attribute__((noreturn, used)) static void worker_main(void) {
     uint32_t seen = job.seq;
     job.up = up;
     __asm volatile("dsb\n\tsev" ::: "memory");
+    if (up != UP_READY) board__park();
     for (;;) {
-        if (up != UP_READY) {
-            __asm volatile("wfe" ::: "memory");
-            continue;
-        }
         board__wait_job(seen);
         dmb();
         seen = job.seq;
