@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Cortex-M4F / M7 / M33 decode benchmark in instructions, deterministic: the
 scalar reference kernels against the cm4 backend (CMSIS-DSP fp32 mat-vec,
-SMLAD q8/q4 mat-vecs), with fp32, q8 and q4 weights, on the emulated MPS2
-boards, side by side in one run.
+SMLAD q8/q4 mat-vecs and int8-cache attention), with fp32, q8 and q4
+weights and, as q8kv, q8 weights with the int8 KV cache, on the emulated
+MPS2 boards, side by side in one run.
 
-Each firmware is the story example built as <board>_bench[_q8|_q4][_ref]
+Each firmware is the story example built as <board>_bench[_q8|_q4|_q8kv][_ref]
 (boards/mps2.ini): stories260K embedded in the code memory, greedy decoding
-of 256 positions after "Once upon a time", fp32 KV cache. Each runs in QEMU
+of 256 positions after "Once upon a time", fp32 KV cache but for q8kv. Each runs in QEMU
 with `-icount shift=0`, where emulated time counts instructions (1 ns each):
 decode instructions per token = the firmware's decode time in ns / tokens
 generated. The numbers repeat exactly run after run.
@@ -53,7 +54,9 @@ BOARDS = {"m4": "mps2-an386", "m7": "mps2-an500", "m33": "mps2-an505"}
 DUAL = {"m33x2": "mps2-an521"}  # two cores: busier core, two vs one
 WAIT_LOOPS = ("board__wait_job", "board__wait_done", "board__park")
 ARGS_MARK = re.compile(rb"llm-qemu-args=([ -~]*)\x00")  # see test/qemu_target.py
-WEIGHTS = ("", "_q8", "_q4")  # env suffixes: fp32, q8, q4
+# env suffixes: fp32, q8, q4 weights with an fp32 KV cache; q8kv: q8 weights
+# and the int8 KV cache (its attention is llm_k_attention_q8).
+WEIGHTS = ("", "_q8", "_q4", "_q8kv")
 TIME_RE = re.compile(r"emulated time: prefill (\d+) us, decode (\d+) us")
 TOKENS_RE = re.compile(r"tokens: (\d+) prompt \(incl\. BOS\) \+ (\d+) generated, end: (\w+)")
 
@@ -103,7 +106,8 @@ def main() -> int:
 
 
 def table(boards):
-    print("stories260K, greedy, 256 positions, fp32 KV cache: decode instructions per token")
+    print("stories260K, greedy, 256 positions, fp32 KV cache (q8kv: int8 cache): decode "
+          "instructions per token")
     print(f"{'board':6} {'weights':7} {'reference':>12} {'cm4':>12} {'cm4/ref':>8} {'ref/ref fp32':>12} "
           f"{'cm4/ref fp32':>12}")
     for b in boards:
@@ -136,8 +140,8 @@ def two_cores(boards):
     """The busier core's instructions per forward pass, two cores vs one, on
     the same ELF (see the module doc)."""
     work, plugin, tools = plugin_setup()
-    print("\nstories260K, greedy, 256 positions, fp32 KV cache, cm4 backend: instructions per "
-          "forward pass of the busier core (wait loops left out)")
+    print("\nstories260K, greedy, 256 positions, fp32 KV cache (q8kv: int8), cm4 backend: "
+          "instructions per forward pass of the busier core (wait loops left out)")
     print(f"{'board':6} {'weights':7} {'1 core':>12} {'2 cores: main':>14} {'worker':>12} "
           f"{'2 / 1 core':>10}")
     for b in boards:

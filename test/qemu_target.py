@@ -24,7 +24,7 @@ the string "llm-qemu-machine=<name>" in the image: mps2-an386, -an500,
 -an505, -an521), else mps3-an547 (the Cortex-M55 board). Arguments the
 board needs beyond that come from "llm-qemu-args=<args>" in the image (the
 AN521's: an SSE-200 whose core 0 has the FPU and DSP extension too, so that
-both cores run the kernels; lib/board_mps2/src/cores.c).
+both cores run the kernels; lib/board_mps/src/cores.c).
 
 Environment: LLM_QEMU (emulator, default qemu-system-arm), LLM_QEMU_MACHINE
 (overrides the machine), LLM_QEMU_EXTRA_ARGS (appended, shell syntax).

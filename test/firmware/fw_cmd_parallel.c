@@ -38,7 +38,7 @@
 #if defined(ESP_PLATFORM)
 #include "llm_port_esp32s3.h"
 #elif defined(BOARD_MPS2_AN521)
-/* lib/board_mps2's board.h, declared here: including it would make
+/* lib/board_mps's board.h, declared here: including it would make
  * PlatformIO's dependency finder (which ignores #if) link that library into
  * every build of this firmware. */
 uint32_t board_cores_start(void);

@@ -124,7 +124,7 @@ if not env.get("LDSCRIPT_PATH") and not any(
 ):
     sys.stderr.write(
         "Error: no linker script for board %s. Add the board library that provides it "
-        "(e.g. lib_deps = board_mps3_an547) or set board_build.ldscript.\n" % board.id
+        "(e.g. lib_deps = board_mps) or set board_build.ldscript.\n" % board.id
     )
     env.Exit(1)
 
@@ -135,7 +135,7 @@ AlwaysBuild(target_size)
 qemu_machine = board.get("qemu.machine", "")
 # Arguments the firmware needs beyond the machine name, kept in the ELF by the
 # board library as "llm-qemu-args=<args>" (the MPS2 AN521's: core 0 with an
-# FPU and the DSP extension, lib/board_mps2/src/cores.c).
+# FPU and the DSP extension, lib/board_mps/src/cores.c).
 QEMU_ARGS_MARK = re.compile(rb"llm-qemu-args=([ -~]*)\x00")
 
 

@@ -1,18 +1,20 @@
 /*
- * Arm MPS2 boards as emulated by QEMU (`qemu-system-arm -M mps2-an386`,
- * `mps2-an500`, `mps2-an505`, `mps2-an521`): start-up, memory regions,
- * time, the llm port and, on the AN521, its second core. Console and files
- * go through newlib semihosting (stdio works when QEMU runs with
- * -semihosting-config enable=on,target=native). The board is named by one
- * of BOARD_MPS2_AN386 / _AN500 / _AN505 / _AN521 (the board manifests'
- * build.extra_flags).
+ * Arm MPS2 and MPS3 FPGA boards as emulated by QEMU (`qemu-system-arm -M
+ * mps2-an386`, `mps2-an500`, `mps2-an505`, `mps2-an521`, `mps3-an547`):
+ * start-up, memory regions, time, the llm port and, on the AN521, its
+ * second core. Console and files go through newlib semihosting (stdio works
+ * when QEMU runs with -semihosting-config enable=on,target=native). The
+ * board is named by one of BOARD_MPS2_AN386 / _AN500 / _AN505 / _AN521 or
+ * BOARD_MPS3_AN547 (the board manifests' build.extra_flags).
  *
- * Memory map (ld/<board>.ld, 4 MB each unless said):
- *   board  CPU          CODE (boot memory: code, model)  SRAM (data, arena, stack)  heap (16 MB)
- *   AN386  Cortex-M4F   0x00000000 ZBT SSRAM1            0x20000000 ZBT SSRAM2&3    0x21000000 PSRAM
- *   AN500  Cortex-M7    0x00000000 ZBT SSRAM1            0x20000000 ZBT SSRAM2&3    0x60000000 PSRAM
- *   AN505  Cortex-M33   0x10000000 SSRAM0 (Secure alias) 0x28000000 SSRAM1+2        0x80000000
+ * Memory map (ld/<board>.ld over the shared ld/mps_sections.ld):
+ *   board  CPU          CODE (boot memory: code)         DATA (data, stack) / BIG (arena)  MODEL (blob)  heap
+ *   AN386  Cortex-M4F   0x00000000 ZBT SSRAM1 4 MB       0x20000000 ZBT SSRAM2&3 4 MB      in CODE       0x21000000 PSRAM 16 MB
+ *   AN500  Cortex-M7    0x00000000 ZBT SSRAM1 4 MB       0x20000000 ZBT SSRAM2&3 4 MB      in CODE       0x60000000 PSRAM 16 MB
+ *   AN505  Cortex-M33   0x10000000 SSRAM0 (Secure) 4 MB  0x28000000 SSRAM1+2 4 MB          in CODE       0x80000000 16 MB
  *   AN521  2x M33       as the AN505
+ *   AN547  Cortex-M55   0x00000000 ITCM 512 KB           0x20000000 DTCM 512 KB /          0x28000000    0x60000000 DDR 256 MB
+ *                                                        0x21000000 ISRAM 4 MB             QSPI 8 MB
  *
  * AN521: core 1 runs main and owns the console; core 0 starts it and
  * serves parallel_for when it has the FPU and DSP extension (the AN521
@@ -31,7 +33,8 @@
 extern "C" {
 #endif
 
-/* BOARD_TICK_HZ: the dual timer's clock (the FPGA's SYSCLK), in Hz;
+/* BOARD_TICK_HZ: the clock of board_ticks() in Hz (MPS2: the dual timer's,
+ * the FPGA's SYSCLK; AN547: the SSE-300 system counter's);
  * BOARD_QEMU_MACHINE: the emulator's machine name; BOARD_QEMU_ARGS: what
  * else its command line needs (the SSE-200 configured with core 0's FPU and
  * DSP extension on the AN521). Both are kept in the ELF for the tools that
@@ -49,8 +52,11 @@ extern "C" {
 #define BOARD_TICK_HZ 20000000u
 #define BOARD_QEMU_MACHINE "mps2-an521"
 #define BOARD_QEMU_ARGS "-global sse-200.CPU0_FPU=on -global sse-200.CPU0_DSP=on"
+#elif defined(BOARD_MPS3_AN547)
+#define BOARD_TICK_HZ 32000000u /* the SSE-300 system counter */
+#define BOARD_QEMU_MACHINE "mps3-an547"
 #else
-#error "board_mps2: define one of BOARD_MPS2_AN386, _AN500, _AN505, _AN521 (board manifest)"
+#error "board_mps: define one of BOARD_MPS2_AN386, _AN500, _AN505, _AN521, BOARD_MPS3_AN547 (board manifest)"
 #endif
 #ifndef BOARD_QEMU_ARGS
 #define BOARD_QEMU_ARGS ""
@@ -63,13 +69,14 @@ extern "C" {
 #define BOARD_CORES 1
 #endif
 
-/* Put a large zero-initialised buffer after .bss in SRAM, e.g.
- * `static uint8_t arena[N] BOARD_BIG_BSS;` (the same spelling as on the
- * other boards, where it picks a bigger memory than .bss). */
+/* Put a large zero-initialised buffer in the BIG region, e.g.
+ * `static uint8_t arena[N] BOARD_BIG_BSS;`: after .bss in SRAM on the MPS2
+ * boards, the 4 MB ISRAM instead of the 512 KB DTCM on the AN547. */
 #define BOARD_BIG_BSS __attribute__((section(".big_bss"), aligned(16)))
 
 /* Timer ticks since start-up (64-bit; the 32-bit timer's wraps are counted
- * when read, so call it at least once per 2^32 ticks: 171 s at 25 MHz).
+ * when read on the MPS2 boards, so call it at least once per 2^32 ticks:
+ * 171 s at 25 MHz).
  * Under QEMU it follows the virtual clock: with -icount shift=0 one
  * instruction takes 1 ns, so timings are deterministic. Core 0 only. */
 uint64_t board_ticks(void);
@@ -111,8 +118,8 @@ size_t board_stack_size(void);
 /* Bytes of the heap handed out by _sbrk so far. */
 size_t board_heap_used(void);
 
-/* Bytes of .data + .bss, and of BOARD_BIG_BSS buffers (named as on the
- * Cortex-M55 board, whose .data/.bss sit in DTCM and big buffers in its SRAM). */
+/* Bytes of .data + .bss (in DATA: the AN547's DTCM), and of BOARD_BIG_BSS
+ * buffers (in BIG: the AN547's ISRAM). */
 size_t board_dtcm_static_bytes(void);
 size_t board_isram_static_bytes(void);
 
