@@ -12,7 +12,7 @@
 #   4. the device tests again on the emulated Cortex-M55 (QEMU mps3-an547),
 #      with the CMSIS-DSP/Helium backend and with the reference kernels,
 #   5. and on the emulated MPS2 boards (QEMU mps2-an386 Cortex-M4F, -an500
-#      Cortex-M7, -an505 Cortex-M33, -an521 two Cortex-M33, run on one) with
+#      Cortex-M7, -an505 Cortex-M33, -an521 two Cortex-M33, both used) with
 #      the cm4 backend, and on the AN386 with the reference kernels (their
 #      story images run in pass 1 with the other examples).
 # The ESP32-S3 tools come from $LLM_ESP32S3_TOOLS (default ../shared/esp32s3;

@@ -21,7 +21,10 @@ Build the firmware with `pio run -e m55_test`, then
 
 The machine is the one the ELF names (the MPS2 boards' start-up code keeps
 the string "llm-qemu-machine=<name>" in the image: mps2-an386, -an500,
--an505, -an521), else mps3-an547 (the Cortex-M55 board).
+-an505, -an521), else mps3-an547 (the Cortex-M55 board). Arguments the
+board needs beyond that come from "llm-qemu-args=<args>" in the image (the
+AN521's: an SSE-200 whose core 0 has the FPU and DSP extension too, so that
+both cores run the kernels; lib/board_mps/src/cores.c).
 
 Environment: LLM_QEMU (emulator, default qemu-system-arm), LLM_QEMU_MACHINE
 (overrides the machine), LLM_QEMU_EXTRA_ARGS (appended, shell syntax).
@@ -73,6 +76,9 @@ MACHINE_MARK = re.compile(rb'llm-qemu-machine=([a-z0-9-]+)\x00')
 DEFAULT_MACHINE = 'mps3-an547'
 
 
+ARGS_MARK = re.compile(rb'llm-qemu-args=([ -~]*)\x00')
+
+
 def elf_machine(path: str) -> str:
     """The QEMU machine an ELF names (MACHINE_MARK), else DEFAULT_MACHINE."""
     with open(path, 'rb') as f:
@@ -80,12 +86,30 @@ def elf_machine(path: str) -> str:
     return m.group(1).decode() if m else DEFAULT_MACHINE
 
 
+def elf_qemu_args(path: str) -> list[str]:
+    """The extra QEMU arguments an ELF names (ARGS_MARK), else none."""
+    with open(path, 'rb') as f:
+        m = ARGS_MARK.search(f.read())
+    return shlex.split(m.group(1).decode()) if m else []
+
+
+def board_command(firmware: str, qemu: str = 'qemu-system-arm') -> list[str]:
+    """QEMU running one MPS2/MPS3 ELF with semihosting and -icount shift=0, the
+    machine and its arguments read from the ELF (no QMP, no environment)."""
+    return [qemu, '-M', elf_machine(firmware), *elf_qemu_args(firmware),
+            '-nographic', '-monitor', 'none', '-serial', 'none',
+            '-semihosting-config', 'enable=on,target=native', '-icount', 'shift=0',
+            '-kernel', str(firmware)]
+
+
 def qemu_command(firmware: str, qmp_port: int, qemu: str | None = None,
                  machine: str | None = None, extra_args: str | None = None) -> list[str]:
     """The QEMU command line for one firmware ELF."""
+    machine = machine or os.environ.get('LLM_QEMU_MACHINE')
     return [
         qemu or os.environ.get('LLM_QEMU', 'qemu-system-arm'),
-        '-M', machine or os.environ.get('LLM_QEMU_MACHINE') or elf_machine(firmware),
+        '-M', machine or elf_machine(firmware),
+        *([] if machine else elf_qemu_args(firmware)),
         '-nographic', '-monitor', 'none', '-serial', 'none',
         '-semihosting-config', 'enable=on,target=native',
         '-icount', 'shift=0',

@@ -14,14 +14,22 @@ import pytest
 from llmtools.blob import Config
 
 from helpers.models import write_model
+from qemu_target import elf_machine
 
 WORKER_COUNTS = [1, 2, 3, 4, 7, 8, 64]
 SPLIT_COUNTS = list(range(0, 20)) + [31, 64, 65, 172, 512, 1000003]
 
 
+@pytest.fixture(scope='session')
+def an521(request, llm_target) -> bool:
+    """The firmware is the MPS2 AN521's (two Cortex-M33 cores)."""
+    return llm_target == 'qemu' and elf_machine(request.config.getoption('llm_firmware')) == 'mps2-an521'
+
+
 @pytest.fixture
-def par(fw):
+def par(fw, an521):
     """The firmware, back to one worker after the test."""
+    fw.is_an521 = an521
     yield fw
     r = fw.command('workers 1')
     assert r.ok and r.int('workers') == 1, r
@@ -36,6 +44,8 @@ def set_workers(fw, llm_target, n: int, seq: bool = False):
         assert r.int('threads') == 1, f'the host firmware should run {n} threads: {r}'
     elif llm_target == 'esp32s3-qemu' and n == 2:
         assert r.int('threads') == 1, f'the ESP32-S3 firmware should run on both cores: {r}'
+    elif n == 2 and fw.is_an521:
+        assert r.int('threads') == 1, f'the AN521 firmware should run on both cores: {r}'
     return r
 
 
@@ -149,3 +159,30 @@ def test_stories260k_split_bit_identical(par, llm_target, stories):
         b = par.generate(b'Once', n_steps=48, temperature=1.0, top_p=0.9, seed=11)
         assert a.text == b.text
     assert text1.text.startswith(b'Once upon a time')
+
+
+def core_items(fw):
+    r = fw.command('parallel cores')
+    assert r.ok, r
+    return [int(v) for v in r.fields['items'].split(',')]
+
+
+def test_both_cores_do_work(par, llm_target, stories):
+    """On the AN521 the firmware's own counters show each core ran about half
+    of the mat-vec rows and attention heads, and the second core none with
+    one worker; elsewhere the command says there are no per-core counters."""
+    if not par.is_an521:
+        with pytest.raises(AssertionError, match='fw_error=no_cores'):
+            par.command('parallel cores')
+        return
+    par.load(stories.model_path, seq_len=64, tok=stories.tok_path)
+    core_items(par)  # start counting here
+    set_workers(par, llm_target, 1)
+    forward_bits(par, [1, 403, 407])
+    assert core_items(par) == [0, 0]  # one worker: the port's parallel_for is not used
+    set_workers(par, llm_target, 2)
+    assert par.init(64).ok
+    forward_bits(par, [1, 403, 407])
+    main, worker = core_items(par)
+    assert worker > 0 and main > 0, (main, worker)
+    assert abs(main - worker) <= (main + worker) // 10, (main, worker)

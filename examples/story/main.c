@@ -121,5 +121,11 @@ int main(void) {
             (unsigned long)board_dtcm_static_bytes(), (unsigned long)board_isram_static_bytes(),
             (unsigned long)(board_stack_size() - board_stack_unused()),
             (unsigned long)board_stack_size(), (unsigned long)board_heap_used());
+#if defined(BOARD_CORES) && BOARD_CORES > 1
+    /* Counted by the board's parallel_for: shows that both cores worked. */
+    fprintf(stderr, "cores: %lu (%s), items per core: %lu, %lu\n",
+            (unsigned long)board_cores_start(), board_cores_note(),
+            (unsigned long)board_core_items(0), (unsigned long)board_core_items(1));
+#endif
     return 0;
 }

@@ -123,7 +123,12 @@ def vector_addresses(objdump: str, elf: Path, dest: Path) -> int:
 
 
 def run_one(label: str, elf: Path, plugin: Path, work: Path, tools: dict, qemu: str,
-            hot: bool = False, machine: str = "mps3-an547") -> dict:
+            hot: bool = False, machine: str = "mps3-an547", qemu_args: tuple = (),
+            skip: tuple = ()) -> dict:
+    """Run one bench ELF under the plugin. qemu_args go after -M machine;
+    skip names functions (wait loops) whose instructions count nowhere.
+    Besides the regions, r["vcpu<i>"] is each vCPU's (insns, vec) inside
+    forward passes."""
     syms = symbols(tools["nm"], elf)
     for name in ("llm_profile_region", "board_prof_entries"):
         if name not in syms:
@@ -140,7 +145,12 @@ def run_one(label: str, elf: Path, plugin: Path, work: Path, tools: dict, qemu: 
     hot_file = work / f"{label}.hot"
     if hot:
         plugin_arg += f",hot={hot_file}"
-    cmd = [qemu, "-M", machine, "-nographic", "-monitor", "none", "-serial", "none",
+    for name in skip:
+        if name not in syms:
+            die(f"{elf} has no {name} to leave out of the counts")
+        lo, size = syms[name]
+        plugin_arg += f",skip={lo & ~1:x}:{(lo & ~1) + size:x}"
+    cmd = [qemu, "-M", machine, *qemu_args, "-nographic", "-monitor", "none", "-serial", "none",
            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
            "-kernel", str(elf), "-plugin", plugin_arg]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)

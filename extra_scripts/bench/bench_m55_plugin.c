@@ -14,6 +14,12 @@
  *   out=PATH     where the counts are written at exit
  *   hot=PATH     optional: also write every translation block's address,
  *                instruction count and executions (for finding hot loops)
+ *   skip=LO:HI   optional, repeatable: hex address range (a wait loop of a
+ *                two-core firmware) whose blocks count nowhere
+ * Per vCPU (vcpu<i> lines, i < MAX_VCPUS), the instructions run inside
+ * forward passes (any region but 0), so that each core of a two-core
+ * firmware gets its own count; the worker core runs in the region the main
+ * core last entered.
  * Region 0 is "outside" (between forward passes): its counts are held back
  * and added only when another region follows, so the set-up before the
  * first forward pass and whatever follows the last one are left out (they
@@ -66,6 +72,8 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
                                            char **argv);
 
 #define MAX_REGIONS 16
+#define MAX_VCPUS 4
+#define MAX_SKIPS 8
 
 typedef struct counts {
     uint64_t insns, vec;
@@ -74,6 +82,7 @@ typedef struct counts {
 /* What one translation block adds each time it runs. */
 typedef struct tb_info {
     uint32_t insns, vec;
+    bool skip;             /* starts in a skip= range */
     uint64_t pc, runs;     /* first instruction's address, executions */
     struct tb_info *next;  /* all blocks, for hot= */
 } tb_info;
@@ -89,6 +98,9 @@ static int region = -1;              /* -1 until the first hook call: setup */
 static counts per_region[MAX_REGIONS];
 static counts setup, pending;        /* pending: region 0 not yet followed */
 static uint64_t hook_calls, passes; /* passes: times region 0 (or setup) was left */
+static counts per_vcpu[MAX_VCPUS];   /* inside forward passes */
+static uint64_t skip_lo[MAX_SKIPS], skip_hi[MAX_SKIPS];
+static unsigned n_skips;
 
 static int cmp_u64(const void *a, const void *b) {
     const uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -109,12 +121,16 @@ static bool is_vec(uint64_t addr) {
 }
 
 static void tb_exec(unsigned int vcpu, void *udata) {
-    (void)vcpu;
     const tb_info *t = (const tb_info *)udata;
-    counts *c = region < 0 ? &setup : region == 0 ? &pending : &per_region[region];
     ((tb_info *)udata)->runs++;
+    if (t->skip) return;
+    counts *c = region < 0 ? &setup : region == 0 ? &pending : &per_region[region];
     c->insns += t->insns;
     c->vec += t->vec;
+    if (region > 0 && vcpu < MAX_VCPUS) {
+        per_vcpu[vcpu].insns += t->insns;
+        per_vcpu[vcpu].vec += t->vec;
+    }
 }
 
 static void hook_store(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr, void *udata) {
@@ -140,6 +156,7 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
     if (t == NULL) abort();
     t->insns = (uint32_t)n;
     t->pc = n ? qemu_plugin_insn_vaddr(qemu_plugin_tb_get_insn(tb, 0)) : 0;
+    for (unsigned k = 0; k < n_skips; k++) t->skip |= t->pc >= skip_lo[k] && t->pc < skip_hi[k];
     t->next = all_tbs;
     all_tbs = t;
     for (size_t i = 0; i < n; i++) {
@@ -174,6 +191,11 @@ static void at_exit(qemu_plugin_id_t id, void *udata) {
         char name[32];
         snprintf(name, sizeof name, "region%u", r);
         write_counts(f, name, &per_region[r]);
+    }
+    for (unsigned v = 0; v < MAX_VCPUS; v++) {
+        char name[32];
+        snprintf(name, sizeof name, "vcpu%u", v);
+        write_counts(f, name, &per_vcpu[v]);
     }
     fclose(f);
     if (hot_path[0] == '\0') return;
@@ -227,6 +249,13 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
                          n_slots >= 1 && n_slots <= MAX_REGIONS;
         } else if (strncmp(a, "hot=", 4) == 0) {
             snprintf(hot_path, sizeof hot_path, "%s", a + 4);
+        } else if (strncmp(a, "skip=", 5) == 0) {
+            if (n_skips == MAX_SKIPS || sscanf(a + 5, "%" SCNx64 ":%" SCNx64, &skip_lo[n_skips],
+                                               &skip_hi[n_skips]) != 2) {
+                fprintf(stderr, "bench_m55_plugin: bad or too many skip= %s\n", a);
+                return -1;
+            }
+            n_skips++;
         } else if (strncmp(a, "out=", 4) == 0) {
             snprintf(out_path, sizeof out_path, "%s", a + 4);
         } else {

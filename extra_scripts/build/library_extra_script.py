@@ -4,9 +4,10 @@ A firmware project that has this library in lib_deps gets, from this script
 alone, the port for its board and its model embedded:
 
     host (platform native)          the POSIX thread pool (lib/llm_port_posix)
-    Arm MPS3 AN547 (Cortex-M55)     start-up, linker script and semihosting
-                                    console (lib/board_mps3_an547), and
-                                    CMSIS-DSP for the Helium backend
+    Arm MPS3 AN547 (Cortex-M55),    start-up, the board's linker script and
+    MPS2 AN386 / AN500 / AN505 /    semihosting console (lib/board_mps; the
+    AN521 (Cortex-M4F, M7, M33,     AN521's second core too), and CMSIS-DSP
+    two M33)                        for the Helium or cm4 backend
     ESP32-S3 (espressif32)          second-core worker, partition mapping and
                                     arena placement (lib/llm_port_esp32s3)
     any other board                 the library with its reference kernels
@@ -38,9 +39,11 @@ Import("env", "pio_lib_builder")  # noqa: F821
 ROOT = pio_lib_builder.path  # noqa: F821 (the package root)
 SCRIPTS = os.path.join(ROOT, "extra_scripts", "build")
 LIB = os.path.join(ROOT, "lib")
-if SCRIPTS not in sys.path:
-    sys.path.insert(0, SCRIPTS)
+for p in (SCRIPTS, os.path.join(LIB, "board_mps")):
+    if p not in sys.path:
+        sys.path.insert(0, p)
 
+import board_link  # noqa: E402 (lib/board_mps: its boards and link settings)
 import esp32s3_partitions  # noqa: E402
 
 genv = DefaultEnvironment()
@@ -61,17 +64,22 @@ def port():
     platform = env.get("PIOPLATFORM", "")  # noqa: F821
     if platform == "native":
         return "llm_port_posix"
-    if platform == "arm_baremetal" and env.get("BOARD") == "mps3_an547":  # noqa: F821
-        return "board_mps3_an547"
+    if board_link.wanted(platform, env.get("BOARD", "")):  # noqa: F821
+        return "board_mps"
     if platform == "espressif32" and board_get("build.mcu") == "esp32s3":
         return "llm_port_esp32s3"
     return None
 
 
-def wants_helium():
-    """The Helium backend needs CMSIS-DSP unless the reference is chosen."""
+# Cores whose backend (llm_config.h: cm55 with Helium, cm4 with the DSP
+# extension and an FPU) calls CMSIS-DSP's fp32 mat-vec.
+CMSIS_DSP_CPUS = ("cortex-m55", "cortex-m4", "cortex-m7", "cortex-m33")
+
+
+def wants_cmsis_dsp():
+    """The Helium and cm4 backends need CMSIS-DSP unless the reference is chosen."""
     flags = " ".join(env.GetProjectOption("build_flags", []))  # noqa: F821
-    return board_get("build.cpu") == "cortex-m55" and "LLM_BACKEND_REF" not in flags
+    return board_get("build.cpu") in CMSIS_DSP_CPUS and "LLM_BACKEND_REF" not in flags
 
 
 def model_partition_label():
@@ -125,12 +133,9 @@ def whole_build(name):
     """Link settings, CMSIS-DSP and the model, once per build."""
     if name == "llm_port_posix" and "-pthread" not in genv.get("LINKFLAGS", []):
         genv.Append(LINKFLAGS=["-pthread"])
-    if name == "board_mps3_an547":
-        if not env.GetProjectOption("board_build.ldscript", ""):  # noqa: F821
-            genv.Replace(LDSCRIPT_PATH=os.path.join(LIB, name, "ld", "mps3_an547.ld"))
-        genv.Append(LINKFLAGS=[f for f in ("--specs=rdimon.specs", "-nostartfiles")
-                               if f not in genv.get("LINKFLAGS", [])])
-    if wants_helium():
+    if name == "board_mps":
+        board_link.apply(genv, env["BOARD"], env.GetProjectOption("board_build.ldscript", ""))  # noqa: F821
+    if wants_cmsis_dsp():
         run_script("cmsis_dsp.py")
     if name == "llm_port_esp32s3":
         check_esp_dsp()

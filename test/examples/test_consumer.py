@@ -1,7 +1,8 @@
 """The library as a dependency: a fresh PlatformIO project in a temporary
 folder with nothing of ours but the packed tarball in lib_deps, the README's
 model options and the README's code (taken from README.md), built for the
-host and for the emulated Cortex-M55 (QEMU mps3-an547), prints llama2.c's
+host, for the emulated Cortex-M55 (QEMU mps3-an547) and for the emulated
+dual Cortex-M33 (QEMU mps2-an521, both cores working), prints llama2.c's
 story; a second build converts nothing; bad model options stop the build
 with one line naming the option."""
 import shutil
@@ -12,6 +13,7 @@ import pytest
 
 from helpers.golden import LLAMA2C_GREEDY_200
 from helpers.package import ARM_PLATFORM, pio, readme_block, readme_model_options
+from qemu_target import board_command
 
 HEADING = '## Use it in your PlatformIO project'
 QEMU = ['qemu-system-arm', '-M', 'mps3-an547', '-nographic', '-monitor', 'none', '-serial', 'none',
@@ -21,16 +23,18 @@ QEMU = ['qemu-system-arm', '-M', 'mps3-an547', '-nographic', '-monitor', 'none',
 MAIN_C = r'''#include <stdio.h>
 
 #include "llm.h"
-#ifdef BOARD_MPS3_AN547
+#if defined(BOARD_MPS3_AN547) || defined(BOARD_MPS2_AN521)
+#define ON_BOARD 1
 #include "board.h"
 #else
+#define ON_BOARD 0
 #include "llm_port_posix.h"
 #endif
 
 int story(void);
 
 int main(void) {
-#ifdef BOARD_MPS3_AN547
+#if ON_BOARD
     board_llm_port_init();
 #else
     llm_port port = {0};
@@ -40,8 +44,11 @@ int main(void) {
 #endif
     int s = story();
     printf("\n");
-#ifndef BOARD_MPS3_AN547
+#if !ON_BOARD
     llm_posix_pool_stop();
+#elif BOARD_CORES > 1
+    fprintf(stderr, "items per core: %lu, %lu\n", (unsigned long)board_core_items(0),
+            (unsigned long)board_core_items(1));
 #endif
     return s == 0 ? 0 : 1;
 }
@@ -60,15 +67,17 @@ def write_project(root, tarball, models_dir):
     assert any(o.startswith('custom_llm_model') for o in options), ini
     (root / 'src').mkdir(parents=True)
     (root / 'boards').mkdir()
-    with tarfile.open(tarball) as tar:  # the board manifest ships with the package
-        (root / 'boards' / 'mps3_an547.json').write_bytes(tar.extractfile('boards/mps3_an547.json').read())
+    with tarfile.open(tarball) as tar:  # the board manifests ship with the package
+        for board in ('mps3_an547', 'mps2_an521'):
+            (root / 'boards' / f'{board}.json').write_bytes(tar.extractfile(f'boards/{board}.json').read())
     (root / 'src' / 'story.c').write_text(readme_block(HEADING, 'c'))
     (root / 'src' / 'main.c').write_text(MAIN_C)
     (root / 'truncated.bin').write_bytes((models_dir / 'stories260K.bin').read_bytes()[:5000])
     flags = 'build_flags = -O2 -std=c99 -Wall -Wextra -Werror'
     lines = ['[env]', f'lib_deps = {tarball}', *options, '',
              '[env:host]', 'platform = native', flags, '',
-             '[env:m55]', f'platform = symlink://{ARM_PLATFORM}', 'board = mps3_an547', flags, '']
+             '[env:m55]', f'platform = symlink://{ARM_PLATFORM}', 'board = mps3_an547', flags, '',
+             '[env:m33x2]', f'platform = symlink://{ARM_PLATFORM}', 'board = mps2_an521', flags, '']
     for env, (option, value, _) in BAD.items():
         lines += [f'[env:{env}]', 'platform = native', f'{option} = {value}', '']
     (root / 'platformio.ini').write_text('\n'.join(lines))
@@ -78,9 +87,9 @@ def write_project(root, tarball, models_dir):
 def project(tmp_path_factory, packed_library, models_dir):
     root = tmp_path_factory.mktemp('consumer') / 'firmware'
     write_project(root, packed_library, models_dir)
-    r = pio(root, '-e', 'host', '-e', 'm55', models_dir=models_dir)
+    r = pio(root, '-e', 'host', '-e', 'm55', '-e', 'm33x2', models_dir=models_dir)
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
-    assert r.stdout.count('llm: converting stories260K.bin') == 2, r.stdout
+    assert r.stdout.count('llm: converting stories260K.bin') == 3, r.stdout
     yield root, r
     shutil.rmtree(root, ignore_errors=True)
 
@@ -106,6 +115,16 @@ def test_m55_prints_llama2c_story_in_qemu(project):
     q = subprocess.run(QEMU + [str(elf)], capture_output=True, timeout=300)
     assert q.returncode == 0, q.stderr.decode()
     assert q.stdout == LLAMA2C_GREEDY_200 + b'\n'
+
+
+def test_m33x2_prints_llama2c_story_on_both_cores_in_qemu(project):
+    root, _ = project
+    elf = root / '.pio' / 'build' / 'm33x2' / 'firmware.elf'
+    q = subprocess.run(board_command(str(elf)), capture_output=True, timeout=300)
+    assert q.returncode == 0, q.stderr.decode()
+    assert q.stdout == LLAMA2C_GREEDY_200 + b'\n'
+    main, worker = (int(v) for v in q.stderr.decode().rsplit('items per core: ', 1)[1].split(', '))
+    assert main > 0 and worker > 0, q.stderr.decode()
 
 
 def test_second_build_converts_nothing(project, models_dir):

@@ -15,6 +15,11 @@
  *                              begin=<list> end=<list>
  *   parallel cover <n>         the library's dispatch (llm__parallel_for) over
  *                              n items, each counting its visits: counts=<list>
+ *   parallel cores             items each core ran through the port's
+ *                              parallel_for since the last `parallel cores`
+ *                              (the MPS2 AN521): items=<core 0>,<core 1>,
+ *                              core 0 being the one that runs this
+ *                              firmware's loop; elsewhere fw_error=no_cores
  *   parallel matvec <d> <n> <seed>
  *                              llm_k_matvec_f32 on w(d, n), x(n) split by rows
  *                              over the current workers (k=) and in one call
@@ -32,12 +37,13 @@
 #include "llm_internal.h"
 #if defined(ESP_PLATFORM)
 #include "llm_port_esp32s3.h"
-#elif defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE
-/* lib/board_mps2's board.h, declared here: including it would make
+#elif defined(BOARD_MPS2_AN521)
+/* lib/board_mps's board.h, declared here: including it would make
  * PlatformIO's dependency finder (which ignores #if) link that library into
  * every build of this firmware. */
 uint32_t board_cores_start(void);
 void board_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user);
+uint64_t board_core_items(uint32_t core);
 #else
 #include "llm_port_posix.h"
 #endif
@@ -51,7 +57,7 @@ void fw_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) {
     if (g_threads) {
 #if defined(ESP_PLATFORM)
         llm_esp32s3_parallel_for(fn, arg, n, user);
-#elif defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE
+#elif defined(BOARD_MPS2_AN521)
         board_parallel_for(fn, arg, n, user);
 #else
         llm_posix_parallel_for(fn, arg, n, user);
@@ -72,7 +78,7 @@ void fw_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) {
 static int start_threads(uint32_t n) {
 #if defined(ESP_PLATFORM)
     return n == 2 && llm_esp32s3_workers_start() == LLM_OK;
-#elif defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE
+#elif defined(BOARD_MPS2_AN521)
     return n == 2 && board_cores_start() == 2u;
 #else
     static int joined_at_exit;
@@ -94,7 +100,7 @@ void fw_cmd_workers(const char *cmd, char *args) {
         fw_reply_error(cmd, "usage");
         return;
     }
-#if !defined(ESP_PLATFORM) && !(defined(BOARD_MPS2_AN521) && BOARD_MPS2_SECOND_CORE)
+#if !defined(ESP_PLATFORM) && !(defined(BOARD_MPS2_AN521))
     llm_posix_pool_stop();
 #endif
     g_threads = 0;
@@ -155,6 +161,33 @@ static void cmd_cover(const char *cmd, char *args) {
     fw_port_free(counts);
 }
 
+static void cmd_cores(const char *cmd, char *args) {
+    if (fw_word(&args) != NULL) {
+        fw_reply_error(cmd, "usage");
+        return;
+    }
+#if defined(BOARD_MPS2_AN521)
+    static uint64_t seen[2]; /* the counters at the last call */
+    uint64_t items[2];
+    for (uint32_t c = 0; c < 2u; c++) {
+        const uint64_t now = board_core_items(c);
+        items[c] = now - seen[c];
+        seen[c] = now;
+    }
+#else
+    fw_reply_error(cmd, "no_cores");
+    return;
+#endif
+#if defined(BOARD_MPS2_AN521)
+    fw_out_begin(cmd, LLM_OK);
+    fw_out_key("items");
+    fw_out_u(items[0]);
+    fw_out_str(",");
+    fw_out_u(items[1]);
+    fw_out_end();
+#endif
+}
+
 typedef struct mv_split {
     float *out;     /* (d) */
     const float *w; /* (d, n) */
@@ -208,6 +241,8 @@ void fw_cmd_parallel(const char *cmd, char *args) {
         cmd_split(cmd, args);
     } else if (op != NULL && strcmp(op, "cover") == 0) {
         cmd_cover(cmd, args);
+    } else if (op != NULL && strcmp(op, "cores") == 0) {
+        cmd_cores(cmd, args);
     } else if (op != NULL && strcmp(op, "matvec") == 0) {
         cmd_matvec(cmd, args);
     } else {

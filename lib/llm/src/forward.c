@@ -6,7 +6,7 @@
 
 #ifdef LLM_PROFILE
 /* Profiling hook, compiled in only with -DLLM_PROFILE; the platform defines
- * it (e.g. lib/board_mps3_an547). Called as llm_forward enters each region;
+ * it (e.g. lib/board_mps). Called as llm_forward enters each region;
  * a profiler charges the work up to the next call to that region. */
 enum { LLM_PROF_OUTSIDE = 0, LLM_PROF_MATVEC = 1, LLM_PROF_ATTENTION = 2, LLM_PROF_OTHER = 3 };
 void llm_profile_region(int region);

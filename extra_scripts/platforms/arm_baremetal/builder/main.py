@@ -13,6 +13,9 @@ right multilib (e.g. hard-float newlib) is always chosen.
 """
 
 import os
+import re
+import shlex
+import subprocess
 import sys
 
 from SCons.Script import AlwaysBuild, Default, DefaultEnvironment
@@ -121,7 +124,7 @@ if not env.get("LDSCRIPT_PATH") and not any(
 ):
     sys.stderr.write(
         "Error: no linker script for board %s. Add the board library that provides it "
-        "(e.g. lib_deps = board_mps3_an547) or set board_build.ldscript.\n" % board.id
+        "(e.g. lib_deps = board_mps) or set board_build.ldscript.\n" % board.id
     )
     env.Exit(1)
 
@@ -130,16 +133,29 @@ target_size = env.Alias("size", program, env.VerboseAction("$SIZEPRINTCMD", "Cal
 AlwaysBuild(target_size)
 
 qemu_machine = board.get("qemu.machine", "")
+# Arguments the firmware needs beyond the machine name, kept in the ELF by the
+# board library as "llm-qemu-args=<args>" (the MPS2 AN521's: core 0 with an
+# FPU and the DSP extension, lib/board_mps/src/cores.c).
+QEMU_ARGS_MARK = re.compile(rb"llm-qemu-args=([ -~]*)\x00")
+
+
+def run_in_qemu(target, source, env):
+    with open(str(source[0]), "rb") as f:
+        mark = QEMU_ARGS_MARK.search(f.read())
+    cmd = ["qemu-system-arm", "-M", qemu_machine]
+    cmd += shlex.split(mark.group(1).decode()) if mark else []
+    cmd += ["-nographic", "-monitor", "none", "-serial", "none",
+            "-semihosting-config", "enable=on,target=native", "-icount", "shift=0",
+            "-kernel", str(source[0])]
+    print(" ".join(shlex.quote(c) for c in cmd))
+    return subprocess.call(cmd)
+
+
 if qemu_machine:
     env.AddPlatformTarget(
         "qemu",
         program,
-        env.VerboseAction(
-            "qemu-system-arm -M %s -nographic -monitor none -serial none "
-            "-semihosting-config enable=on,target=native -icount shift=0 -kernel $SOURCE"
-            % qemu_machine,
-            "Running $SOURCE in QEMU (%s)" % qemu_machine,
-        ),
+        env.VerboseAction(run_in_qemu, "Running $SOURCE in QEMU (%s)" % qemu_machine),
         "Run in QEMU",
         "Run the firmware in qemu-system-arm -M %s with semihosting" % qemu_machine,
     )

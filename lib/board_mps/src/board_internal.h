@@ -26,7 +26,22 @@ __attribute__((noreturn)) static inline void board__semihost_exit(uint32_t statu
     }
 }
 
-/* Enable the SSE-300 system counter; board_ticks() counts from here. */
-void board__counter_start(void);
+/* Start the board's timer (MPS2: the dual timer, AN547: the system
+ * counter); board_ticks() counts from here. */
+void board__timer_start(void);
+
+/* Grant this core the FPU (and on the M55 MVE; CPACR: coprocessors 10 and
+ * 11). Integer code only may run before it. */
+static inline __attribute__((always_inline)) void board__fpu_on(void) {
+    *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20;
+    __asm volatile("dsb\n\tisb" ::: "memory");
+}
+
+/* The fault handler of every vector table. */
+void Default_Handler(void);
+
+/* AN521: core 0's reset path (src/cores.c): moves to its own stack, starts
+ * core 1 on the vector table (which runs main) and serves parallel_for. */
+__attribute__((noreturn)) void board__worker_boot(void);
 
 #endif /* BOARD_INTERNAL_H */

@@ -1,4 +1,5 @@
-/* The llm library's port hooks on this board: emulated time and stderr. */
+/* The llm library's port hooks on these boards: emulated time, stderr and,
+ * on the AN521, both cores (elsewhere parallel_for stays unset: one core). */
 #include <stdio.h>
 
 #include "board.h"
@@ -17,6 +18,7 @@ static void port_log(int level, const char *msg, void *user) {
 }
 
 void board_llm_port_init(void) {
-    llm_port port = {port_log, port_time_us, NULL, NULL}; /* one core: no parallel_for */
+    llm_port port = {port_log, port_time_us, NULL, NULL};
+    if (board_cores_start() > 1u) port.parallel_for = board_parallel_for;
     llm_port_set(&port);
 }

@@ -1,15 +1,16 @@
 /*
- * Time from timer 1 of the CMSDK dual timer (at 0x40002000 on all four
- * boards): a 32-bit down-counter in free-running mode, clocked at
+ * board_ticks() on the MPS2 boards: timer 1 of the CMSDK dual timer (at
+ * 0x40002000 on all four): a 32-bit down-counter in free-running mode, clocked at
  * BOARD_TICK_HZ with no prescaler, widened to 64 bits by counting its wraps
  * when read. No interrupt is needed. QEMU drives it from the virtual clock,
  * so with -icount the times are emulated (deterministic) ones.
  */
 #include <stdint.h>
-#include <time.h>
 
 #include "board.h"
 #include "board_internal.h"
+
+#if !defined(BOARD_MPS3_AN547)
 
 #define DUALTIMER1_LOAD (*(volatile uint32_t *)0x40002000u)
 #define DUALTIMER1_VALUE (*(volatile uint32_t *)0x40002004u)
@@ -35,15 +36,4 @@ uint64_t board_ticks(void) {
     return elapsed;
 }
 
-uint64_t board_time_us(void) {
-    uint64_t t = board_ticks();
-    /* Split so that t * 1e6 cannot overflow. */
-    return t / BOARD_TICK_HZ * 1000000u + t % BOARD_TICK_HZ * 1000000u / BOARD_TICK_HZ;
-}
-
-/* C's processor time, from the timer instead of librdimon's SYS_CLOCK (the
- * host's wall clock): emulated time since start-up, in CLOCKS_PER_SEC units. */
-clock_t clock(void) {
-    uint64_t t = board_ticks();
-    return (clock_t)(t / (BOARD_TICK_HZ / CLOCKS_PER_SEC));
-}
+#endif /* !BOARD_MPS3_AN547 */

@@ -1,11 +1,11 @@
 /*
  * Reset, vector table and fault handlers for the MPS2 boards (Cortex-M4F,
- * M7, M33).
+ * M7, M33) and the MPS3 AN547 (Cortex-M55).
  *
  * Our own start-up instead of newlib's rdimon crt0: that one asks the debugger
  * (QEMU) for the heap and stack through SYS_HEAPINFO and sizes them for its
  * own idea of the memory map. Here the linker script decides: .data is copied
- * from CODE, .bss and the big buffers are zeroed, then semihosting is set up
+ * from CODE to DATA, .bss and the BIG buffers are zeroed, then semihosting is set up
  * and exit(main()) hands main's status to QEMU.
  */
 #include <stdint.h>
@@ -17,7 +17,7 @@
 int main(void);
 extern void initialise_monitor_handles(void);
 
-/* Linker script symbols (ld/mps2_sections.ld). */
+/* Linker script symbols (ld/mps_sections.ld). */
 extern uint32_t __data_start__[], __data_end__[], __data_load__[];
 extern uint32_t __bss_start__[], __bss_end__[];
 extern uint32_t __big_bss_start__[], __big_bss_end__[];
@@ -32,8 +32,8 @@ extern void (*__init_array_end[])(void);
 #define SCB_MMFAR (*(volatile uint32_t *)0xE000ED34u)
 #define SCB_BFAR (*(volatile uint32_t *)0xE000ED38u)
 
-#if defined(__ARM_ARCH_8M_MAIN__)
-#define BOARD_HAS_SPLIM 1 /* Armv8-M: MSPLIM, and the SAU's fault status */
+#if defined(__ARM_ARCH_8M_MAIN__) || defined(__ARM_ARCH_8_1M_MAIN__)
+#define BOARD_HAS_SPLIM 1 /* Armv8(.1)-M: MSPLIM, and the SAU's fault status */
 #define SAU_SFSR (*(volatile uint32_t *)0xE000EDE4u)
 #else
 #define BOARD_HAS_SPLIM 0
@@ -174,10 +174,12 @@ __attribute__((naked)) void Default_Handler(void) {
         "b board__fault\n\t");
 }
 
-/* The QEMU machine this ELF is for, found in the file by test/qemu_target.py
- * (kept by the linker script's .board_id). */
+/* The QEMU machine this ELF is for and its extra arguments, found in the
+ * file by test/qemu_target.py (kept by the linker script's .board_id). */
 __attribute__((section(".board_id"), used)) const char board_qemu_id[] =
     "llm-qemu-machine=" BOARD_QEMU_MACHINE;
+__attribute__((section(".board_id"), used)) const char board_qemu_args[] =
+    "llm-qemu-args=" BOARD_QEMU_ARGS;
 
 /* Cortex-M system exceptions only: no peripheral interrupt is enabled. */
 typedef union {
