@@ -17,8 +17,8 @@
  *                              n items, each counting its visits: counts=<list>
  *   parallel cores             items each core ran through the port's
  *                              parallel_for since the last `parallel cores`
- *                              (the MPS2 AN521): items=<core 0>,<core 1>,
- *                              core 0 being the one that runs this
+ *                              (ESP32-S3, the MPS2 AN521): items=<core 0>,
+ *                              <core 1>, core 0 being the one that runs this
  *                              firmware's loop; elsewhere fw_error=no_cores
  *   parallel matvec <d> <n> <seed>
  *                              llm_k_matvec_f32 on w(d, n), x(n) split by rows
@@ -166,7 +166,11 @@ static void cmd_cores(const char *cmd, char *args) {
         fw_reply_error(cmd, "usage");
         return;
     }
-#if defined(BOARD_MPS2_AN521)
+#if defined(ESP_PLATFORM)
+    uint32_t counted[2]; /* the port's, since the last call (reset here) */
+    llm_esp32s3_core_items(counted, 1);
+    const uint64_t items[2] = {counted[0], counted[1]};
+#elif defined(BOARD_MPS2_AN521)
     static uint64_t seen[2]; /* the counters at the last call */
     uint64_t items[2];
     for (uint32_t c = 0; c < 2u; c++) {
@@ -178,7 +182,7 @@ static void cmd_cores(const char *cmd, char *args) {
     fw_reply_error(cmd, "no_cores");
     return;
 #endif
-#if defined(BOARD_MPS2_AN521)
+#if defined(ESP_PLATFORM) || defined(BOARD_MPS2_AN521)
     fw_out_begin(cmd, LLM_OK);
     fw_out_key("items");
     fw_out_u(items[0]);
