@@ -31,7 +31,9 @@
 
 /* Blocks per worker a job is cut into: enough that a late or slow thread
  * costs little, few enough that claiming (one contended atomic) stays cheap. */
-#define BLOCKS_PER_WORKER 4
+#ifndef LLM_POSIX_BLOCKS_PER_WORKER
+#define LLM_POSIX_BLOCKS_PER_WORKER 4
+#endif
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
@@ -57,7 +59,7 @@ static struct {
     uint32_t n_workers;                           /* 1 when stopped */
     uint32_t quit;
     uint64_t word;     /* see above */
-    uint32_t done;     /* blocks of this job finished */
+    uint32_t done;     /* blocks of this job the workers finished */
     uint32_t sleepers; /* workers waiting on start_cv */
     uint32_t caller_sleeping; /* the caller waits on done_cv */
     /* The job, constant from publication until its last block is done: */
@@ -93,25 +95,36 @@ static int job_changed(uint32_t seen) {
     return word_seq(LOAD(&g.word)) != seen || LOAD(&g.quit);
 }
 
-/* Claim and run blocks of job seq until none is left. */
-static void run_blocks(uint32_t seq) {
+/* Claim and run blocks of job seq until none is left; returns how many this
+ * thread ran, and *n_blocks the job's block count when it ran any. */
+static uint32_t run_blocks(uint32_t seq, uint32_t *n_blocks) {
+    uint32_t ran = 0;
     uint64_t w = LOAD(&g.word);
     for (;;) {
-        if (word_seq(w) != seq || (uint32_t)w == 0) return;
+        if (word_seq(w) != seq || (uint32_t)w == 0) return ran;
         /* On failure w is reloaded: another thread claimed, or a new job. */
         if (!__atomic_compare_exchange_n(&g.word, &w, w - 1, 0, __ATOMIC_SEQ_CST,
                                          __ATOMIC_SEQ_CST))
             continue;
-        const uint32_t n_blocks = g.n_blocks, blk = n_blocks - (uint32_t)w;
-        const uint32_t b = blk * g.block, e = b + g.block < g.n ? b + g.block : g.n;
-        g.fn(g.arg, b, e);
-        /* The job's fields may change as soon as done reaches n_blocks. */
-        if (ADD(&g.done, 1u) == n_blocks && LOAD(&g.caller_sleeping)) {
-            pthread_mutex_lock(&g.mu);
-            pthread_cond_signal(&g.done_cv);
-            pthread_mutex_unlock(&g.mu);
-        }
+        *n_blocks = g.n_blocks;
+        const uint32_t b = (g.n_blocks - (uint32_t)w) * g.block;
+        g.fn(g.arg, b, b + g.block < g.n ? b + g.block : g.n);
+        ran++;
         w = LOAD(&g.word);
+    }
+}
+
+/* A worker's blocks of one job, counted once it finds none left (the caller
+ * counts its own the same way): one contended add per thread and job rather
+ * than per block. The job's fields
+ * may change as soon as done reaches n_blocks. */
+static void worker_job(uint32_t seq) {
+    uint32_t n_blocks = 0;
+    const uint32_t ran = run_blocks(seq, &n_blocks);
+    if (ran != 0 && ADD(&g.done, ran) == n_blocks && LOAD(&g.caller_sleeping)) {
+        pthread_mutex_lock(&g.mu);
+        pthread_cond_signal(&g.done_cv);
+        pthread_mutex_unlock(&g.mu);
     }
 }
 
@@ -136,7 +149,7 @@ static void *worker_main(void *p) {
     for (;;) {
         seen = wait_job(seen);
         if (LOAD(&g.quit)) break;
-        run_blocks(seen);
+        worker_job(seen);
     }
     return NULL;
 }
@@ -195,7 +208,7 @@ void llm_posix_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) 
     }
     /* Blocks of a multiple of 4 items when they hold more than 4: the
      * mat-vec kernels share each load of x among 4 rows. */
-    const uint64_t want = (uint64_t)workers * BLOCKS_PER_WORKER;
+    const uint64_t want = (uint64_t)workers * LLM_POSIX_BLOCKS_PER_WORKER;
     uint32_t block = (uint32_t)((n + want - 1) / want);
     if (block > 4) block = (block + 3) / 4 * 4;
     const uint32_t n_blocks = n / block + (n % block != 0);
@@ -216,9 +229,10 @@ void llm_posix_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) 
         pthread_mutex_unlock(&g.mu);
     }
 
-    run_blocks(seq);
-
-    /* Only blocks other threads claimed and are running are left. */
+    uint32_t unused;
+    const uint32_t mine = run_blocks(seq, &unused);
+    /* Only blocks the workers claimed and still run are left. */
+    if (mine != 0) ADD(&g.done, mine);
     SPIN_UNTIL(LOAD(&g.done) == n_blocks);
     if (LOAD(&g.done) != n_blocks) {
         /* The worker that finishes the last block reads caller_sleeping
