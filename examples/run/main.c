@@ -230,6 +230,9 @@ int main(int argc, char *argv[]) {
         const uint32_t got = llm_posix_pool_start((uint32_t)threads);
         if (got != (uint32_t)threads)
             fprintf(stderr, "note: running %u thread(s), not %d\n", (unsigned)got, threads);
+        /* Jobs too small to gain from threads (a 260K model's) or a busy
+         * machine: the pool runs such jobs on this thread alone. */
+        llm_posix_pool_adapt(1);
         if (got > 1) port.parallel_for = llm_posix_parallel_for;
     }
     llm_port_set(&port);

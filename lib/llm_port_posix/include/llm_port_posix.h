@@ -42,6 +42,14 @@ void llm_posix_pool_stop(void);
 /* Workers in use (1 when the pool is stopped). */
 uint32_t llm_posix_pool_workers(void);
 
+/* Adaptive mode (off by default, and after every pool start): each kind of
+ * job (same fn and n) runs on the caller alone when that has recently been
+ * faster than the pool, as for jobs of a few microseconds or with the other
+ * cores busy; the pool is tried again from time to time. Results are the
+ * same bits either way. Call after llm_posix_pool_start, from the thread
+ * that posts jobs. */
+void llm_posix_pool_adapt(int on);
+
 /* Processors online (1..LLM_POSIX_MAX_WORKERS); 1 without POSIX threads.
  * The pool does not cap itself to it: a program decides. */
 uint32_t llm_posix_cores(void);

@@ -169,6 +169,7 @@ void llm_posix_pool_stop(void) {
 
 uint32_t llm_posix_pool_start(uint32_t n_workers) {
     llm_posix_pool_stop();
+    llm_posix_pool_adapt(0);
     if (n_workers < 1) n_workers = 1;
     if (n_workers > LLM_POSIX_MAX_WORKERS) n_workers = LLM_POSIX_MAX_WORKERS;
     const uint32_t seq = word_seq(LOAD(&g.word));
@@ -198,14 +199,8 @@ uint32_t llm_posix_cores(void) {
     return n < 1 ? 1u : n > LLM_POSIX_MAX_WORKERS ? LLM_POSIX_MAX_WORKERS : (uint32_t)n;
 }
 
-void llm_posix_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) {
-    (void)user;
-    if (n == 0) return;
-    const uint32_t workers = g.n_workers; /* changed only between jobs, by this thread */
-    if (workers <= 1 || n == 1) {
-        fn(arg, 0, n);
-        return;
-    }
+/* One job over the pool (workers >= 2, n >= 2). */
+static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
     /* Blocks of a multiple of 4 items when they hold more than 4: the
      * mat-vec kernels share each load of x among 4 rows. */
     const uint64_t want = (uint64_t)workers * LLM_POSIX_BLOCKS_PER_WORKER;
@@ -246,6 +241,81 @@ void llm_posix_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) 
     }
 }
 
+/* Adaptive mode: each kind of job (fn, n) is timed on the caller alone and
+ * on the pool, and runs the way that has been faster lately. A job of a few
+ * microseconds (every step of a 260K-parameter model) or a machine whose
+ * other cores are busy can make the pool slower than one thread: then the
+ * caller runs those jobs alone, and tries the pool again after 16, 32, ...
+ * up to 1024 runs, in case things changed. Which thread computes an item
+ * never changes its bits, so neither does this choice. */
+#define ADAPT_SLOTS 32
+#define PROBE_MIN 16
+#define PROBE_MAX 1024
+
+typedef struct adapt_slot {
+    llm_range_fn fn;
+    uint32_t n;
+    uint64_t ns[2];     /* recent mean time alone [0] and on the pool [1], 0 = unknown */
+    uint32_t use;       /* the faster mode */
+    uint32_t until, gap; /* runs before the other mode is tried again, next gap */
+} adapt_slot;
+
+static adapt_slot g_slots[ADAPT_SLOTS]; /* used by the calling thread only */
+static uint32_t g_adapt, g_next_slot;
+
+void llm_posix_pool_adapt(int on) {
+    g_adapt = on != 0;
+    for (uint32_t i = 0; i < ADAPT_SLOTS; i++) g_slots[i] = (adapt_slot){NULL, 0, {0, 0}, 1, 0, 0};
+    g_next_slot = 0;
+}
+
+static adapt_slot *slot_of(llm_range_fn fn, uint32_t n) {
+    for (uint32_t i = 0; i < ADAPT_SLOTS; i++)
+        if (g_slots[i].fn == fn && g_slots[i].n == n) return &g_slots[i];
+    adapt_slot *s = &g_slots[g_next_slot++ % ADAPT_SLOTS]; /* oldest first */
+    *s = (adapt_slot){fn, n, {0, 0}, 1, 0, PROBE_MIN};
+    return s;
+}
+
+static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
+    adapt_slot *s = slot_of(fn, n);
+    /* Each mode is measured once before any choice, then the other mode
+     * every gap runs. */
+    uint32_t mode = s->ns[1] == 0 ? 1u : s->ns[0] == 0 ? 0u : s->use;
+    if (s->ns[0] != 0 && s->ns[1] != 0 && s->until-- == 0) mode = !s->use;
+    const uint64_t t0 = now_ns();
+    if (mode) {
+        pool_run(fn, arg, n, workers);
+    } else {
+        fn(arg, 0, n);
+    }
+    const uint64_t t = now_ns() - t0 + 1; /* never 0, which means unknown */
+    /* A probe's old figure is stale: the new one replaces it. */
+    const int fresh = s->ns[mode] == 0 || (s->ns[!mode] != 0 && mode != s->use);
+    s->ns[mode] = fresh ? t : s->ns[mode] - s->ns[mode] / 4 + t / 4;
+    if (s->ns[0] == 0 || s->ns[1] == 0) return;
+    const uint32_t faster = s->ns[1] < s->ns[0];
+    if (mode != s->use || faster != s->use) {
+        /* A probe: confirmed, wait longer before the next; else switch. */
+        s->gap = faster == s->use ? (s->gap * 2 > PROBE_MAX ? PROBE_MAX : s->gap * 2) : PROBE_MIN;
+        s->use = faster;
+        s->until = s->gap;
+    }
+}
+
+void llm_posix_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) {
+    (void)user;
+    if (n == 0) return;
+    const uint32_t workers = g.n_workers; /* changed only between jobs, by this thread */
+    if (workers <= 1 || n == 1) {
+        fn(arg, 0, n);
+    } else if (g_adapt) {
+        run_adaptive(fn, arg, n, workers);
+    } else {
+        pool_run(fn, arg, n, workers);
+    }
+}
+
 #else /* no POSIX threads or no GCC/Clang atomics: the caller does everything */
 
 uint32_t llm_posix_pool_start(uint32_t n_workers) {
@@ -261,6 +331,10 @@ uint32_t llm_posix_pool_workers(void) {
 
 uint32_t llm_posix_cores(void) {
     return 1;
+}
+
+void llm_posix_pool_adapt(int on) {
+    (void)on;
 }
 
 void llm_posix_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) {
