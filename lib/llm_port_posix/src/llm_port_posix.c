@@ -251,6 +251,7 @@ static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
 #define ADAPT_SLOTS 32
 #define PROBE_MIN 16
 #define PROBE_MAX 1024
+#define TIME_EVERY 4 /* two clock reads (~30 ns each) are 2% of a 3-us job */
 
 typedef struct adapt_slot {
     llm_range_fn fn;
@@ -258,6 +259,7 @@ typedef struct adapt_slot {
     uint64_t ns[2];     /* recent mean time alone [0] and on the pool [1], 0 = unknown */
     uint32_t use;       /* the faster mode */
     uint32_t until, gap; /* runs before the other mode is tried again, next gap */
+    uint32_t runs;       /* of the mode in use, to time one in TIME_EVERY */
 } adapt_slot;
 
 static adapt_slot g_slots[ADAPT_SLOTS]; /* used by the calling thread only */
@@ -265,7 +267,7 @@ static uint32_t g_adapt, g_next_slot;
 
 void llm_posix_pool_adapt(int on) {
     g_adapt = on != 0;
-    for (uint32_t i = 0; i < ADAPT_SLOTS; i++) g_slots[i] = (adapt_slot){NULL, 0, {0, 0}, 1, 0, 0};
+    for (uint32_t i = 0; i < ADAPT_SLOTS; i++) g_slots[i] = (adapt_slot){NULL, 0, {0, 0}, 1, 0, 0, 0};
     g_next_slot = 0;
 }
 
@@ -273,7 +275,7 @@ static adapt_slot *slot_of(llm_range_fn fn, uint32_t n) {
     for (uint32_t i = 0; i < ADAPT_SLOTS; i++)
         if (g_slots[i].fn == fn && g_slots[i].n == n) return &g_slots[i];
     adapt_slot *s = &g_slots[g_next_slot++ % ADAPT_SLOTS]; /* oldest first */
-    *s = (adapt_slot){fn, n, {0, 0}, 1, 0, PROBE_MIN};
+    *s = (adapt_slot){fn, n, {0, 0}, 1, 0, PROBE_MIN, 0};
     return s;
 }
 
@@ -283,12 +285,15 @@ static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t worker
      * every gap runs. */
     uint32_t mode = s->ns[1] == 0 ? 1u : s->ns[0] == 0 ? 0u : s->use;
     if (s->ns[0] != 0 && s->ns[1] != 0 && s->until-- == 0) mode = !s->use;
-    const uint64_t t0 = now_ns();
+    /* The mode in use is timed one run in TIME_EVERY; probes always. */
+    const int timed = mode != s->use || s->ns[mode] == 0 || ++s->runs % TIME_EVERY == 0;
+    const uint64_t t0 = timed ? now_ns() : 0;
     if (mode) {
         pool_run(fn, arg, n, workers);
     } else {
         fn(arg, 0, n);
     }
+    if (!timed) return;
     const uint64_t t = now_ns() - t0 + 1; /* never 0, which means unknown */
     /* A probe's old figure is stale: the new one replaces it. */
     const int fresh = s->ns[mode] == 0 || (s->ns[!mode] != 0 && mode != s->use);
