@@ -6,7 +6,8 @@
  * therefore holds back only the block it claimed, never a fixed share: the
  * others (the caller first of all) take the rest. The caller waits only for
  * blocks already claimed. Idle threads spin for a few microseconds, then
- * sleep on a condition variable. */
+ * sleep on a condition variable. In adaptive mode (llm_posix_pool_adapt)
+ * jobs that have been faster on the caller alone skip the pool. */
 #if (defined(__unix__) || defined(__APPLE__)) && defined(__GNUC__) && \
     !defined(LLM_POSIX_NO_THREADS)
 #define _POSIX_C_SOURCE 200809L
