@@ -286,8 +286,11 @@ static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t worker
      * every gap runs. */
     uint32_t mode = s->ns[1] == 0 ? 1u : s->ns[0] == 0 ? 0u : s->use;
     if (s->ns[0] != 0 && s->ns[1] != 0 && s->until-- == 0) mode = !s->use;
-    /* The mode in use is timed one run in TIME_EVERY; probes always. */
-    const int timed = mode != s->use || s->ns[mode] == 0 || ++s->runs % TIME_EVERY == 0;
+    /* Pool runs and probes are always timed: a rare stall (a worker taken
+     * off its core while holding a block) must not go unseen. Runs on the
+     * caller alone are timed one in TIME_EVERY. */
+    const int timed = mode == 1 || mode != s->use || s->ns[mode] == 0 ||
+                      ++s->runs % TIME_EVERY == 0;
     const uint64_t t0 = timed ? now_ns() : 0;
     if (mode) {
         pool_run(fn, arg, n, workers);
@@ -296,9 +299,16 @@ static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t worker
     }
     if (!timed) return;
     const uint64_t t = now_ns() - t0 + 1; /* never 0, which means unknown */
-    /* A probe's old figure is stale: the new one replaces it. */
-    const int fresh = s->ns[mode] == 0 || (s->ns[!mode] != 0 && mode != s->use);
-    s->ns[mode] = fresh ? t : s->ns[mode] - s->ns[mode] / 4 + t / 4;
+    /* A probe's old figure is stale, but it may hold a stall: average the
+     * two, so a mode that stalled is trusted again only after a few good
+     * probes (gaps 16, 32, ...). */
+    if (s->ns[mode] == 0) {
+        s->ns[mode] = t;
+    } else if (s->ns[!mode] != 0 && mode != s->use) {
+        s->ns[mode] = s->ns[mode] / 2 + t / 2;
+    } else {
+        s->ns[mode] = s->ns[mode] - s->ns[mode] / 4 + t / 4;
+    }
     if (s->ns[0] == 0 || s->ns[1] == 0) return;
     const uint32_t faster = s->ns[1] < s->ns[0];
     if (mode != s->use || faster != s->use) {
