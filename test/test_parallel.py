@@ -35,8 +35,8 @@ def par(fw, an521):
     assert r.ok and r.int('workers') == 1, r
 
 
-def set_workers(fw, llm_target, n: int, seq: bool = False):
-    r = fw.command(f'workers {n}{" seq" if seq else ""}')
+def set_workers(fw, llm_target, n: int, seq: bool = False, mode: str = ''):
+    r = fw.command(f'workers {n}{" seq" if seq else ""}{" " + mode if mode else ""}')
     assert r.ok and r.int('workers') == n, r
     if seq or n == 1:
         assert r.int('threads') == 0, r
@@ -187,3 +187,22 @@ def test_both_cores_do_work(par, llm_target, stories):
     main, worker = core_items(par)
     assert worker > 0 and main > 0, (main, worker)
     assert abs(main - worker) <= (main + worker) // 10, (main, worker)
+
+
+@pytest.mark.llm_targets('host')
+@pytest.mark.parametrize('workers', [2, 8])
+def test_adaptive_pool_bit_identical(par, llm_target, stories, workers):
+    """The host pool's adaptive mode runs each kind of job on the pool or on
+    the caller as its timings decide (each is tried at least once): logits
+    and text stay those of one worker whichever it picks."""
+    par.load(stories.model_path, seq_len=128, tok=stories.tok_path)
+    tokens = [1] + list(np.random.default_rng(4).integers(3, 512, 40))
+    set_workers(par, llm_target, 1)
+    want = forward_bits(par, tokens)
+    text1 = par.generate(b'Once upon a time', n_steps=128, temperature=0.0)
+    set_workers(par, llm_target, workers, mode='adapt')
+    assert par.init(128).ok
+    assert forward_bits(par, tokens) == want, f'{workers} workers, adaptive: logits differ'
+    assert par.init(128).ok
+    got = par.generate(b'Once upon a time', n_steps=128, temperature=0.0)
+    assert got.status == 'LLM_OK' and got.text == text1.text

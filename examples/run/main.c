@@ -55,7 +55,8 @@ static void usage(FILE *out) {
     fprintf(out, "  -y <string> (optional) system prompt in chat mode\n");
     fprintf(out, "  -k <int>    top-k: sample among the k most likely tokens, default 0 = off\n");
     fprintf(out, "  -r <float>  repeat penalty (> 1 penalises recent tokens), default 1.0 = off\n");
-    fprintf(out, "  -j <int>    threads splitting each step (same output), default 1\n");
+    fprintf(out, "  -j <int>    threads splitting each step (same output), default 1;\n"
+                 "              0 = one per core, more than the cores are capped\n");
 }
 
 static void error_usage(void) {
@@ -190,7 +191,10 @@ int main(int argc, char *argv[]) {
         case 'y': break; /* system prompt: chat only, unsupported */
         case 'k': top_k = atoi(v); break;
         case 'r': repeat_penalty = (float)atof(v); break;
-        case 'j': threads = atoi(v); break;
+        case 'j':
+            threads = atoi(v);
+            if (threads < 0) error_usage();
+            break;
         default: error_usage();
         }
     }
@@ -211,12 +215,24 @@ int main(int argc, char *argv[]) {
     if (!(repeat_penalty > 0.0f)) repeat_penalty = 1.0f;
 
     llm_port port = {log_stderr, now_us, NULL, NULL};
+    /* More threads than cores only take turns on them, and a thread waiting
+     * for its turn delays the step: cap rather than obey. */
+    const uint32_t cores = llm_posix_cores();
+    if (threads == 0) {
+        threads = (int)cores;
+    } else if ((uint32_t)threads > cores) {
+        fprintf(stderr, "note: -j %d capped to %u, the cores online\n", threads, (unsigned)cores);
+        threads = (int)cores;
+    }
     if (threads > 1) {
         /* Each row and attention head is computed as with one thread, so the
          * text is the same; only the time changes. */
         const uint32_t got = llm_posix_pool_start((uint32_t)threads);
         if (got != (uint32_t)threads)
             fprintf(stderr, "note: running %u thread(s), not %d\n", (unsigned)got, threads);
+        /* Jobs too small to gain from threads (a 260K model's) or a busy
+         * machine: the pool runs such jobs on this thread alone. */
+        llm_posix_pool_adapt(1);
         if (got > 1) port.parallel_for = llm_posix_parallel_for;
     }
     llm_port_set(&port);
@@ -305,6 +321,7 @@ int main(int argc, char *argv[]) {
         fprintf(stderr, "decode: %u tokens, %.1f tok/s\n", (unsigned)stats.n_generated,
                 (double)stats.n_generated / ((double)stats.decode_us / 1e6));
     fprintf(stderr, "arena: %zu bytes; end: %s\n", llm_arena_used(&ctx), llm_end_str(stats.end));
+    fprintf(stderr, "threads: %u\n", (unsigned)llm_posix_pool_workers());
     rc = 0;
 
 done:

@@ -13,6 +13,13 @@ This script never builds or downloads llama2.c: pass the binaries' paths.
 
     python extra_scripts/bench/bench_host.py \\
         --llama2c O3=/path/to/run_O3 --llama2c Ofast-native=/path/to/run_fast
+
+With --threads it instead compares our program's decode tok/s ("decode:" on
+stderr) at each -j value against the first, interleaved, once on the machine
+as it is and once beside --busy processes that spin (started and killed by
+the script), on stories260K or a random stories15M-shaped fp32 model:
+
+    python extra_scripts/bench/bench_host.py --threads 1,2 [--shape stories15M]
 """
 import argparse
 import os
@@ -21,9 +28,11 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 TOKS_RE = re.compile(rb"achieved tok/s: ([0-9.]+)")
+DECODE_RE = re.compile(rb"decode: [0-9]+ tokens, ([0-9.]+) tok/s")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -37,15 +46,16 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def run_once(binary: str, args: list) -> tuple:
-    """Run one generation; return (seconds per token, stdout bytes)."""
+def run_once(binary: str, args: list, pattern=TOKS_RE) -> tuple:
+    """Run one generation; return (seconds per token, stdout bytes), the
+    rate taken from the stderr line pattern matches."""
     proc = subprocess.run([binary] + args, capture_output=True, timeout=600)
     if proc.returncode != 0:
         sys.exit(f"error: {binary} exited with {proc.returncode}:\n"
                  f"{proc.stderr.decode(errors='replace')}")
-    m = TOKS_RE.search(proc.stderr)
+    m = pattern.search(proc.stderr)
     if not m or float(m.group(1)) <= 0:
-        sys.exit(f"error: {binary} printed no 'achieved tok/s' line on stderr")
+        sys.exit(f"error: {binary} printed no {pattern.pattern!r} line on stderr")
     return 1.0 / float(m.group(1)), proc.stdout
 
 
@@ -68,7 +78,15 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=256)
     ap.add_argument("--runs", type=int, default=20, help="runs per program")
     ap.add_argument("--prompt", default="Once upon a time")
+    ap.add_argument("--threads", metavar="J1,J2,...",
+                    help="compare our -j values instead (no llama2.c needed)")
+    ap.add_argument("--busy", type=int, default=2,
+                    help="spinning processes beside the loaded --threads round (default 2)")
+    ap.add_argument("--shape", choices=("stories15M",),
+                    help="--threads on a random fp32 model of this shape")
     a = ap.parse_args()
+    if a.threads:
+        return bench_threads(a)
     if not a.llama2c:
         ap.error("give at least one --llama2c LABEL=PATH (build llama2.c's run.c yourself)")
 
@@ -105,6 +123,64 @@ def main() -> int:
         print(f"{label:>14}: {1.0 / mean:9.0f} tok/s  ({mean * 1e6:7.1f} us/token, "
               f"stdev {statistics.stdev(times[label]) * 1e6:.1f}) {same}{ratio}  [{path}]")
     return 0 if all(t == texts["ours"] for t in texts.values()) else 1
+
+
+def shaped_model(shape: str, work: Path) -> tuple:
+    """(blob path, tokenizer path) of a random fp32 model of a known shape."""
+    sys.path.insert(0, str(ROOT / "extra_scripts"))
+    from llmtools import blob, testmodels
+    c = blob.Config(dim=288, hidden_dim=768, n_layers=6, n_heads=6, n_kv_heads=6,
+                    vocab_size=32000, seq_len=256)  # stories15M's
+    path = work / f"{shape}_f32.llmb"
+    path.write_bytes(blob.write_blob(c, testmodels.random_model(c, 1, tied=True)))
+    return path, models_dir() / "tokenizer32k.bin"
+
+
+def bench_threads(a) -> int:
+    """-j values against the first, idle and beside a.busy spinning processes."""
+    js = [int(j) for j in a.threads.split(",")]
+    with tempfile.TemporaryDirectory(prefix="bench_host.") as work:
+        if a.shape:
+            model, tok = shaped_model(a.shape, Path(work))
+        else:
+            model = Path(a.model) if a.model else models_dir() / "stories260K.bin"
+            tok = Path(a.tokenizer) if a.tokenizer else model.parent / "tok512.bin"
+        for p in (model, tok, Path(a.ours)):
+            if not p.exists():
+                sys.exit(f"error: {p} not found")
+        args = [str(model), "-z", str(tok), "-t", "0", "-n", str(a.steps), "-i", a.prompt]
+        print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} "
+              f"{platform.release()}; other users' load is not controlled")
+        print(f"model: {a.shape + '-shaped random fp32' if a.shape else model.name}, greedy, "
+              f"{a.steps} steps, decode tok/s, {a.runs} interleaved runs per -j")
+        ok = True
+        for busy in (0, a.busy):
+            hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(busy)]
+            try:
+                times = {j: [] for j in js}
+                texts = set()
+                for _ in range(a.runs):
+                    for j in js:
+                        spt, out = run_once(a.ours, args + ["-j", str(j)], DECODE_RE)
+                        times[j].append(spt)
+                        texts.add(out)
+            finally:
+                for h in hogs:
+                    h.kill()
+                    h.wait()
+            ok = ok and len(texts) == 1
+            cells = []
+            for j in js:
+                mean = statistics.median(times[j])
+                cells.append(f"-j {j}: {1.0 / mean:7.0f} tok/s (median; mean "
+                             f"{1.0 / statistics.mean(times[j]):.0f})")
+            ratios = ", ".join(f"-j {j} / -j {js[0]} = "
+                               f"{statistics.median(times[js[0]]) / statistics.median(times[j]):.2f}x"
+                               for j in js[1:])
+            print(f"{busy} busy processes: " + "; ".join(cells) + f"; {ratios}; "
+                  + ("same text" if len(texts) == 1 else "TEXT DIFFERS"))
+        print("command: " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]))
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

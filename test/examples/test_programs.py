@@ -4,6 +4,7 @@ its errors are clear; the story firmware in QEMU prints the same story as
 the host on the Cortex-M55 and on the MPS2 Cortex-M4F / M7 / M33 boards.
 They need `pio run -e native -e m55_story -e m4_story -e m7_story -e m33_story
 -e m33x2_story` first."""
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -99,3 +100,46 @@ def test_mps2_story_in_qemu_matches_host(env, machine):
         assert m and m.group(1) == '2', err
         main, worker = int(m.group(3)), int(m.group(4))
         assert worker > 0 and abs(main - worker) <= main // 10, err
+
+
+def cores() -> int:
+    """Processors online, as the program counts them (sysconf)."""
+    return os.sysconf('SC_NPROCESSORS_ONLN')
+
+
+def generate_j(models_dir, j: int):
+    return run([built(PROGRAM, 'native'), models_dir / 'stories260K.bin', '-z', models_dir / 'tok512.bin',
+                '-t', '0', '-n', '200', '-i', 'Once upon a time', '-j', j])
+
+
+def test_host_program_threads_zero_means_all_cores(models_dir):
+    r = generate_j(models_dir, 0)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == LLAMA2C_GREEDY_200 + b'\n'
+    assert b'note:' not in r.stderr  # as many as the cores: nothing to cap
+    assert f'threads: {cores()}\n'.encode() in r.stderr
+
+
+def test_host_program_one_thread_by_default(models_dir):
+    r = run([built(PROGRAM, 'native'), models_dir / 'stories260K.bin', '-z', models_dir / 'tok512.bin',
+             '-t', '0', '-n', '8'])
+    assert r.returncode == 0, r.stderr.decode()
+    assert b'threads: 1\n' in r.stderr
+
+
+@pytest.mark.parametrize('extra', [1, 61])
+def test_host_program_caps_threads_to_cores(models_dir, extra):
+    n = cores()
+    r = generate_j(models_dir, n + extra)
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == LLAMA2C_GREEDY_200 + b'\n'
+    notes = [line for line in r.stderr.decode().splitlines() if line.startswith('note:')]
+    assert notes == [f'note: -j {n + extra} capped to {n}, the cores online'], r.stderr.decode()
+    assert f'threads: {n}\n'.encode() in r.stderr
+
+
+def test_host_program_rejects_negative_threads(models_dir):
+    r = generate_j(models_dir, -1)
+    assert r.returncode == 1
+    assert r.stdout == b''
+    assert b'-j <int>' in r.stderr  # the usage

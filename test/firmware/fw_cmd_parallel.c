@@ -10,6 +10,10 @@
  *                              or with "seq", one range after another on this
  *                              thread, last range first. Prints workers
  *                              threads (1 when real threads run the ranges).
+ *   workers <n> adapt          host only: the POSIX pool in adaptive mode
+ *                              (llm_posix_pool_adapt), each kind of job on
+ *                              the pool or on this thread as timing decides;
+ *                              elsewhere fw_error=usage
  *   parallel split <n> <workers>
  *                              llm_parallel_range for each worker:
  *                              begin=<list> end=<list>
@@ -95,17 +99,27 @@ static int start_threads(uint32_t n) {
 void fw_cmd_workers(const char *cmd, char *args) {
     uint32_t n;
     char *w_n = fw_word(&args), *w_mode = fw_word(&args);
+    const int adapt = w_mode != NULL && strcmp(w_mode, "adapt") == 0;
+#if defined(ESP_PLATFORM) || defined(BOARD_MPS2_AN521)
+    const int adapt_ok = 0;
+#else
+    const int adapt_ok = 1;
+#endif
     if (fw_parse_u32(w_n, &n) != 0 || n < 1 || n > FW_MAX_WORKERS ||
-        (w_mode != NULL && strcmp(w_mode, "seq") != 0) || fw_word(&args) != NULL) {
+        (w_mode != NULL && strcmp(w_mode, "seq") != 0 && !(adapt && adapt_ok)) ||
+        fw_word(&args) != NULL) {
         fw_reply_error(cmd, "usage");
         return;
     }
-#if !defined(ESP_PLATFORM) && !(defined(BOARD_MPS2_AN521))
+#if !defined(ESP_PLATFORM) && !defined(BOARD_MPS2_AN521)
     llm_posix_pool_stop();
 #endif
     g_threads = 0;
     g_workers = n;
-    if (w_mode == NULL) g_threads = start_threads(n);
+    if (w_mode == NULL || adapt) g_threads = start_threads(n);
+#if !defined(ESP_PLATFORM) && !defined(BOARD_MPS2_AN521)
+    if (adapt && g_threads) llm_posix_pool_adapt(1);
+#endif
     fw_out_begin(cmd, LLM_OK);
     fw_out_kv_u("workers", g_workers);
     fw_out_kv_u("threads", (uint64_t)g_threads);

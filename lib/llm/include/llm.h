@@ -67,10 +67,20 @@ typedef struct llm_port {
     /* Monotonic microseconds; used only for llm_gen_stats. */
     uint64_t (*time_us)(void *user);
     void *user;
-    /* Run fn over items 0..n-1 (n >= 1) split into contiguous ranges, one
-     * per worker (llm_parallel_range gives worker w's range), and return when
-     * all are done. Ranges write disjoint outputs; results do not depend on
-     * the split. NULL runs fn(arg, 0, n) on the calling thread. */
+    /* Run fn over items 0..n-1 (n >= 1) and return when all are done.
+     * NULL runs fn(arg, 0, n) on the calling thread. A hook must:
+     *  - call fn(arg, begin, end) with begin < end <= n on ranges that
+     *    cover every item in [0, n) exactly once (any number and sizes;
+     *    llm_parallel_range gives one even split per worker);
+     *  - return only after every call has returned, with their writes
+     *    visible to the caller (and the caller's earlier writes visible to
+     *    them);
+     *  - expect no order between ranges: they may run at once, on any
+     *    thread, the calling thread included, which may run some or all.
+     * The library in turn never nests jobs (fn does not call parallel_for),
+     * posts them from one thread at a time (the one in llm_forward), writes
+     * disjoint outputs per range, and computes each item the same way
+     * whatever range it falls in: any split gives the same bits. */
     void (*parallel_for)(llm_range_fn fn, void *arg, uint32_t n, void *user);
 } llm_port;
 

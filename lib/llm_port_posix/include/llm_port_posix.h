@@ -1,6 +1,9 @@
 /*
  * A parallel_for hook for llm_port on POSIX hosts: a fixed pool of threads
- * started once; the calling thread is worker 0 and takes part in every job.
+ * started once; the calling thread takes part in every job. Each job is cut
+ * into blocks that the caller and the threads claim one by one, so a thread
+ * the scheduler has descheduled delays at most the block it holds; idle
+ * threads spin a few microseconds (LLM_POSIX_SPIN_US), then sleep.
  *
  *   llm_posix_pool_start(4);
  *   llm_port port = {0};
@@ -11,8 +14,8 @@
  *
  * One pool per process; jobs come from one thread at a time (the one running
  * llm_forward). Nothing is allocated per job. On targets without POSIX
- * threads the functions exist but the pool never starts: parallel_for then
- * runs every job on the caller.
+ * threads (or without GCC/Clang __atomic builtins) the functions exist but
+ * the pool never starts: parallel_for then runs every job on the caller.
  */
 #ifndef LLM_PORT_POSIX_H
 #define LLM_PORT_POSIX_H
@@ -39,9 +42,22 @@ void llm_posix_pool_stop(void);
 /* Workers in use (1 when the pool is stopped). */
 uint32_t llm_posix_pool_workers(void);
 
-/* llm_port.parallel_for: fn over 0..n-1, worker w taking
- * llm_parallel_range(n, workers, w); returns when every range is done.
- * user is ignored. */
+/* Adaptive mode (off by default, and after every pool start): each kind of
+ * job (same fn and n) runs on the caller alone when that has recently been
+ * faster than the pool, as for jobs of a few microseconds or with the other
+ * cores busy; the pool is tried again from time to time. Results are the
+ * same bits either way. Call after llm_posix_pool_start, from the thread
+ * that posts jobs. */
+void llm_posix_pool_adapt(int on);
+
+/* Processors online (1..LLM_POSIX_MAX_WORKERS); 1 without POSIX threads.
+ * The pool does not cap itself to it: a program decides. */
+uint32_t llm_posix_cores(void);
+
+/* llm_port.parallel_for, with the guarantees llm.h asks: fn over 0..n-1 in
+ * contiguous blocks of about n / (4 * workers) items (a multiple of 4 when
+ * more than 4), each run by whichever thread claims it, the caller included;
+ * returns when every block is done. user is ignored. */
 void llm_posix_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user);
 
 #ifdef __cplusplus

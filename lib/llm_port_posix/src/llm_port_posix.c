@@ -1,8 +1,20 @@
-/* The POSIX-threads pool behind llm_posix_parallel_for (llm_port_posix.h). */
-#if (defined(__unix__) || defined(__APPLE__)) && !defined(LLM_POSIX_NO_THREADS)
+/* The POSIX-threads pool behind llm_posix_parallel_for (llm_port_posix.h).
+ *
+ * Work is handed out, not assigned: a job is cut into blocks of items and
+ * the caller and the workers claim blocks one at a time from a shared
+ * counter until none is left. A thread the scheduler has taken off its core
+ * therefore holds back only the block it claimed, never a fixed share: the
+ * others (the caller first of all) take the rest. The caller waits only for
+ * blocks already claimed. Idle threads spin for a few microseconds, then
+ * sleep on a condition variable. In adaptive mode (llm_posix_pool_adapt)
+ * jobs that have been faster on the caller alone skip the pool. */
+#if (defined(__unix__) || defined(__APPLE__)) && defined(__GNUC__) && \
+    !defined(LLM_POSIX_NO_THREADS)
 #define _POSIX_C_SOURCE 200809L
 #define LLM_POSIX_THREADS 1
 #include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 #endif
 
 #include <stddef.h>
@@ -11,89 +23,134 @@
 
 #if LLM_POSIX_THREADS
 
-/* Waiting on a condition variable costs tens of microseconds per wake-up,
- * as much as a small model's whole mat-vec: so threads first spin on the
- * job counter for a while (GCC/Clang atomics) and only then sleep. Without
- * those builtins they sleep at once. */
-#if defined(__GNUC__)
-#ifdef LLM_POSIX_SPIN_ROUNDS
-#define SPIN_ROUNDS LLM_POSIX_SPIN_ROUNDS
-#else
-#define SPIN_ROUNDS 20000
+/* A sleep and wake-up costs tens of microseconds, as much as a small
+ * model's whole mat-vec, so a thread first spins this long for the next job
+ * (workers) or for claimed blocks to finish (the caller). */
+#ifndef LLM_POSIX_SPIN_US
+#define LLM_POSIX_SPIN_US 5
 #endif
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
-#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
-#define DEC(p) __atomic_sub_fetch((p), 1, __ATOMIC_ACQ_REL)
+
+/* Blocks per worker a job is cut into: enough that a late or slow thread
+ * costs little, few enough that claiming (one contended atomic) stays cheap. */
+#ifndef LLM_POSIX_BLOCKS_PER_WORKER
+#define LLM_POSIX_BLOCKS_PER_WORKER 4
+#endif
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
 #if defined(__x86_64__) || defined(__i386__)
 #define PAUSE() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define PAUSE() __asm__ __volatile__("yield")
 #else
-#define PAUSE() ((void)0)
-#endif
-#else
-#define SPIN_ROUNDS 0
-#define LOAD(p) (*(p))
-#define STORE(p, v) (*(p) = (v))
-#define DEC(p) (--*(p))
 #define PAUSE() ((void)0)
 #endif
 
-/* One job at a time: the caller publishes fn/arg/n, then bumps the
- * generation (under the lock, so a sleeping thread cannot miss it); each
- * thread runs its range once per generation; the last to finish wakes the
- * caller if it sleeps. */
+/* The job word: (sequence << 32) | blocks not yet claimed. The sequence
+ * changes with every job, so a thread still looking at an old job can never
+ * claim a block of a new one (its compare-and-swap fails). The job's other
+ * fields are written before the word and read only after a successful
+ * claim; the caller rewrites them only once every claimed block is done, so
+ * a claimer always reads its own job's values. */
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t start_cv, done_cv;
     pthread_t threads[LLM_POSIX_MAX_WORKERS - 1]; /* (n_workers - 1) */
-    uint32_t n_workers;                          /* 1 when stopped */
-    uint32_t generation;                         /* bumped per job */
+    uint32_t n_workers;                           /* 1 when stopped */
     uint32_t quit;
+    uint64_t word;     /* see above */
+    uint32_t done;     /* blocks of this job the workers finished */
+    uint32_t sleepers; /* workers waiting on start_cv */
+    uint32_t caller_sleeping; /* the caller waits on done_cv */
+    /* The job, constant from publication until its last block is done: */
     llm_range_fn fn;
     void *arg;
-    uint32_t n;
-    uint32_t pending;        /* threads still working on this generation */
-    uint32_t sleepers;       /* threads waiting on start_cv */
-    int caller_sleeping;     /* the caller waits on done_cv */
+    uint32_t n, block, n_blocks; /* items, items per block, blocks */
 } g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
-       {0}, 1, 0, 0, NULL, NULL, 0, 0, 0, 0};
+       {0}, 1, 0, 0, 0, 0, 0, NULL, NULL, 0, 0, 0};
 
-/* Generation current when the threads were created: each starts waiting for
- * the next one, so a job posted before a thread first runs is not missed. */
-static uint32_t g_start_generation;
+static uint32_t word_seq(uint64_t w) {
+    return (uint32_t)(w >> 32);
+}
 
-/* Next generation after seen, or seen when quitting. */
-static uint32_t wait_job(uint32_t seen) {
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
-        if (LOAD(&g.generation) != seen || LOAD(&g.quit)) return LOAD(&g.generation);
-        PAUSE();
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Spin for at most LLM_POSIX_SPIN_US while job_changed / blocks_done
+ * (below) is false; returns it. The clock is read every 64 pauses. */
+#define SPIN_UNTIL(cond)                                                           \
+    do {                                                                           \
+        const uint64_t until_ = now_ns() + (uint64_t)LLM_POSIX_SPIN_US * 1000u;    \
+        for (uint32_t i_ = 1; !(cond); i_++) {                                     \
+            PAUSE();                                                               \
+            if (i_ % 64 == 0 && now_ns() >= until_) break;                         \
+        }                                                                          \
+    } while (0)
+
+/* A job other than seen is posted, or the pool is stopping. */
+static int job_changed(uint32_t seen) {
+    return word_seq(LOAD(&g.word)) != seen || LOAD(&g.quit);
+}
+
+/* Claim and run blocks of job seq until none is left; returns how many this
+ * thread ran, and *n_blocks the job's block count when it ran any. */
+static uint32_t run_blocks(uint32_t seq, uint32_t *n_blocks) {
+    uint32_t ran = 0;
+    uint64_t w = LOAD(&g.word);
+    for (;;) {
+        if (word_seq(w) != seq || (uint32_t)w == 0) return ran;
+        /* On failure w is reloaded: another thread claimed, or a new job. */
+        if (!__atomic_compare_exchange_n(&g.word, &w, w - 1, 0, __ATOMIC_SEQ_CST,
+                                         __ATOMIC_SEQ_CST))
+            continue;
+        *n_blocks = g.n_blocks;
+        const uint32_t b = (g.n_blocks - (uint32_t)w) * g.block;
+        g.fn(g.arg, b, b + g.block < g.n ? b + g.block : g.n);
+        ran++;
+        w = LOAD(&g.word);
     }
-    pthread_mutex_lock(&g.mu);
-    g.sleepers++;
-    while (!g.quit && LOAD(&g.generation) == seen) pthread_cond_wait(&g.start_cv, &g.mu);
-    g.sleepers--;
-    const uint32_t gen = LOAD(&g.generation);
-    pthread_mutex_unlock(&g.mu);
-    return gen;
+}
+
+/* A worker's blocks of one job, counted once it finds none left (the caller
+ * counts its own the same way): one contended add per thread and job rather
+ * than per block. The job's fields
+ * may change as soon as done reaches n_blocks. */
+static void worker_job(uint32_t seq) {
+    uint32_t n_blocks = 0;
+    const uint32_t ran = run_blocks(seq, &n_blocks);
+    if (ran != 0 && ADD(&g.done, ran) == n_blocks && LOAD(&g.caller_sleeping)) {
+        pthread_mutex_lock(&g.mu);
+        pthread_cond_signal(&g.done_cv);
+        pthread_mutex_unlock(&g.mu);
+    }
+}
+
+/* Wait for a job other than seen; returns its sequence (seen when quitting). */
+static uint32_t wait_job(uint32_t seen) {
+    SPIN_UNTIL(job_changed(seen));
+    if (!job_changed(seen)) {
+        pthread_mutex_lock(&g.mu);
+        ADD(&g.sleepers, 1u);
+        /* The caller bumps the word, then reads sleepers; we count ourselves,
+         * then read the word: one of the two sees the other (seq_cst). */
+        while (!job_changed(seen))
+            pthread_cond_wait(&g.start_cv, &g.mu);
+        ADD(&g.sleepers, (uint32_t)-1);
+        pthread_mutex_unlock(&g.mu);
+    }
+    return word_seq(LOAD(&g.word));
 }
 
 static void *worker_main(void *p) {
-    const uint32_t w = (uint32_t)(uintptr_t)p;
-    uint32_t seen = g_start_generation;
+    uint32_t seen = (uint32_t)(uintptr_t)p; /* the sequence when started */
     for (;;) {
         seen = wait_job(seen);
         if (LOAD(&g.quit)) break;
-        /* Published before the generation: visible after reading it. */
-        const llm_range_fn fn = g.fn;
-        void *const arg = g.arg;
-        const uint32_t n = g.n, workers = g.n_workers;
-        uint32_t b, e;
-        llm_parallel_range(n, workers, w, &b, &e);
-        if (b < e) fn(arg, b, e);
-        if (DEC(&g.pending) == 0) {
-            pthread_mutex_lock(&g.mu);
-            if (g.caller_sleeping) pthread_cond_signal(&g.done_cv);
-            pthread_mutex_unlock(&g.mu);
-        }
+        worker_job(seen);
     }
     return NULL;
 }
@@ -113,27 +170,21 @@ void llm_posix_pool_stop(void) {
 
 uint32_t llm_posix_pool_start(uint32_t n_workers) {
     llm_posix_pool_stop();
+    llm_posix_pool_adapt(0);
     if (n_workers < 1) n_workers = 1;
     if (n_workers > LLM_POSIX_MAX_WORKERS) n_workers = LLM_POSIX_MAX_WORKERS;
-    pthread_mutex_lock(&g.mu);
-    g_start_generation = g.generation;
-    g.n_workers = n_workers; /* read by the threads with each job */
-    pthread_mutex_unlock(&g.mu);
+    const uint32_t seq = word_seq(LOAD(&g.word));
     uint32_t started = 0;
     for (; started + 1 < n_workers; started++) {
-        /* Thread i is worker i + 1: the caller is worker 0. */
-        if (pthread_create(&g.threads[started], NULL, worker_main,
-                           (void *)(uintptr_t)(started + 1)) != 0)
+        if (pthread_create(&g.threads[started], NULL, worker_main, (void *)(uintptr_t)seq) != 0)
             break;
     }
-    if (started + 1 < n_workers) {
-        /* Fewer threads than asked: run on the caller rather than with an
-         * odd worker count the user did not choose. */
-        pthread_mutex_lock(&g.mu);
-        g.n_workers = started + 1; /* the threads to join */
-        pthread_mutex_unlock(&g.mu);
-        llm_posix_pool_stop();
-    }
+    pthread_mutex_lock(&g.mu);
+    g.n_workers = started + 1; /* the threads to join */
+    pthread_mutex_unlock(&g.mu);
+    /* Fewer threads than asked: run on the caller rather than with a worker
+     * count the user did not choose. */
+    if (started + 1 < n_workers) llm_posix_pool_stop();
     return llm_posix_pool_workers();
 }
 
@@ -144,40 +195,144 @@ uint32_t llm_posix_pool_workers(void) {
     return w;
 }
 
+uint32_t llm_posix_cores(void) {
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1u : n > LLM_POSIX_MAX_WORKERS ? LLM_POSIX_MAX_WORKERS : (uint32_t)n;
+}
+
+/* One job over the pool (workers >= 2, n >= 2). */
+static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
+    /* Blocks of a multiple of 4 items when they hold more than 4: the
+     * mat-vec kernels share each load of x among 4 rows. */
+    const uint64_t want = (uint64_t)workers * LLM_POSIX_BLOCKS_PER_WORKER;
+    uint32_t block = (uint32_t)((n + want - 1) / want);
+    if (block > 4) block = (block + 3) / 4 * 4;
+    const uint32_t n_blocks = n / block + (n % block != 0);
+
+    /* Every claim of the previous job is done (we waited for it), so no
+     * thread reads these now. */
+    g.fn = fn;
+    g.arg = arg;
+    g.n = n;
+    g.block = block;
+    g.n_blocks = n_blocks;
+    STORE(&g.done, 0u);
+    const uint32_t seq = word_seq(LOAD(&g.word)) + 1;
+    STORE(&g.word, (uint64_t)seq << 32 | n_blocks);
+    if (LOAD(&g.sleepers)) {
+        pthread_mutex_lock(&g.mu);
+        pthread_cond_broadcast(&g.start_cv);
+        pthread_mutex_unlock(&g.mu);
+    }
+
+    uint32_t unused;
+    const uint32_t mine = run_blocks(seq, &unused);
+    /* Only blocks the workers claimed and still run are left. */
+    if (mine != 0) ADD(&g.done, mine);
+    SPIN_UNTIL(LOAD(&g.done) == n_blocks);
+    if (LOAD(&g.done) != n_blocks) {
+        /* The worker that finishes the last block reads caller_sleeping
+         * after counting it; we set it before reading done: one of the two
+         * sees the other (seq_cst). */
+        pthread_mutex_lock(&g.mu);
+        STORE(&g.caller_sleeping, 1u);
+        while (LOAD(&g.done) != n_blocks) pthread_cond_wait(&g.done_cv, &g.mu);
+        STORE(&g.caller_sleeping, 0u);
+        pthread_mutex_unlock(&g.mu);
+    }
+}
+
+/* Adaptive mode: each kind of job (fn, n) is timed on the caller alone and
+ * on the pool, and runs the way that has been faster lately. A job of a few
+ * microseconds (every step of a 260K-parameter model) or a machine whose
+ * other cores are busy can make the pool slower than one thread: then the
+ * caller runs those jobs alone, and tries the pool again after 16, 32, ...
+ * up to 1024 runs, in case things changed. Which thread computes an item
+ * never changes its bits, so neither does this choice. */
+#define ADAPT_SLOTS 32
+#define PROBE_MIN 16
+#define PROBE_MAX 1024
+#define TIME_EVERY 4 /* two clock reads (~30 ns each) are 2% of a 3-us job */
+
+typedef struct adapt_slot {
+    llm_range_fn fn;
+    uint32_t n;
+    uint64_t ns[2];     /* recent mean time alone [0] and on the pool [1], 0 = unknown */
+    uint32_t use;       /* the faster mode */
+    uint32_t until, gap; /* runs before the other mode is tried again, next gap */
+    uint32_t runs;       /* of the mode in use, to time one in TIME_EVERY */
+} adapt_slot;
+
+static adapt_slot g_slots[ADAPT_SLOTS]; /* used by the calling thread only */
+static uint32_t g_adapt, g_next_slot;
+
+void llm_posix_pool_adapt(int on) {
+    g_adapt = on != 0;
+    for (uint32_t i = 0; i < ADAPT_SLOTS; i++) g_slots[i] = (adapt_slot){NULL, 0, {0, 0}, 1, 0, 0, 0};
+    g_next_slot = 0;
+}
+
+static adapt_slot *slot_of(llm_range_fn fn, uint32_t n) {
+    for (uint32_t i = 0; i < ADAPT_SLOTS; i++)
+        if (g_slots[i].fn == fn && g_slots[i].n == n) return &g_slots[i];
+    adapt_slot *s = &g_slots[g_next_slot++ % ADAPT_SLOTS]; /* oldest first */
+    *s = (adapt_slot){fn, n, {0, 0}, 1, 0, PROBE_MIN, 0};
+    return s;
+}
+
+static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
+    adapt_slot *s = slot_of(fn, n);
+    /* Each mode is measured once before any choice, then the other mode
+     * every gap runs. */
+    uint32_t mode = s->ns[1] == 0 ? 1u : s->ns[0] == 0 ? 0u : s->use;
+    if (s->ns[0] != 0 && s->ns[1] != 0 && s->until-- == 0) mode = !s->use;
+    /* Pool runs and probes are always timed: a rare stall (a worker taken
+     * off its core while holding a block) must not go unseen. Runs on the
+     * caller alone are timed one in TIME_EVERY. */
+    const int timed = mode == 1 || mode != s->use || s->ns[mode] == 0 ||
+                      ++s->runs % TIME_EVERY == 0;
+    const uint64_t t0 = timed ? now_ns() : 0;
+    if (mode) {
+        pool_run(fn, arg, n, workers);
+    } else {
+        fn(arg, 0, n);
+    }
+    if (!timed) return;
+    const uint64_t t = now_ns() - t0 + 1; /* never 0, which means unknown */
+    /* A probe's old figure is stale, but it may hold a stall: average the
+     * two, so a mode that stalled is trusted again only after a few good
+     * probes (gaps 16, 32, ...). */
+    if (s->ns[mode] == 0) {
+        s->ns[mode] = t;
+    } else if (s->ns[!mode] != 0 && mode != s->use) {
+        s->ns[mode] = s->ns[mode] / 2 + t / 2;
+    } else {
+        s->ns[mode] = s->ns[mode] - s->ns[mode] / 4 + t / 4;
+    }
+    if (s->ns[0] == 0 || s->ns[1] == 0) return;
+    const uint32_t faster = s->ns[1] < s->ns[0];
+    if (mode != s->use || faster != s->use) {
+        /* A probe: confirmed, wait longer before the next; else switch. */
+        s->gap = faster == s->use ? (s->gap * 2 > PROBE_MAX ? PROBE_MAX : s->gap * 2) : PROBE_MIN;
+        s->use = faster;
+        s->until = s->gap;
+    }
+}
+
 void llm_posix_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) {
     (void)user;
     if (n == 0) return;
     const uint32_t workers = g.n_workers; /* changed only between jobs, by this thread */
     if (workers <= 1 || n == 1) {
         fn(arg, 0, n);
-        return;
-    }
-    g.fn = fn;
-    g.arg = arg;
-    g.n = n;
-    STORE(&g.pending, workers - 1);
-    pthread_mutex_lock(&g.mu);
-    STORE(&g.generation, g.generation + 1);
-    if (g.sleepers) pthread_cond_broadcast(&g.start_cv);
-    pthread_mutex_unlock(&g.mu);
-
-    uint32_t b, e;
-    llm_parallel_range(n, workers, 0, &b, &e);
-    if (b < e) fn(arg, b, e);
-
-    for (int i = 0; i < SPIN_ROUNDS && LOAD(&g.pending) != 0; i++) PAUSE();
-    if (LOAD(&g.pending) != 0) {
-        pthread_mutex_lock(&g.mu);
-        while (LOAD(&g.pending) != 0) {
-            g.caller_sleeping = 1;
-            pthread_cond_wait(&g.done_cv, &g.mu);
-        }
-        g.caller_sleeping = 0;
-        pthread_mutex_unlock(&g.mu);
+    } else if (g_adapt) {
+        run_adaptive(fn, arg, n, workers);
+    } else {
+        pool_run(fn, arg, n, workers);
     }
 }
 
-#else /* no POSIX threads: the caller does everything */
+#else /* no POSIX threads or no GCC/Clang atomics: the caller does everything */
 
 uint32_t llm_posix_pool_start(uint32_t n_workers) {
     (void)n_workers;
@@ -188,6 +343,14 @@ void llm_posix_pool_stop(void) {}
 
 uint32_t llm_posix_pool_workers(void) {
     return 1;
+}
+
+uint32_t llm_posix_cores(void) {
+    return 1;
+}
+
+void llm_posix_pool_adapt(int on) {
+    (void)on;
 }
 
 void llm_posix_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) {
