@@ -366,3 +366,26 @@ def test_malformed_file_lines_refused(fw, lines, why):
             link._expect(rb'^@ok \d+')
     with pytest.raises(FirmwareError, match='fw_error=cannot_open'):
         fw.model('bad.bin')  # a refused file is not kept
+
+
+@ESP32S3_FIRMWARE
+def test_half_sent_file_dropped_by_the_next(fw, tmp_path):
+    """A file the host stopped sending is gone once another begins, even one
+    the board stores at once (same contents held): later @data lines have no
+    file to go to."""
+    link = serial_link(fw)
+    held = tmp_path / 'held.bin'
+    held.write_bytes(random.Random(os.getpid() + 1).randbytes(300))
+    link.upload(str(held))
+    link._send(b'@file half.bin 6 %08x\n' % zlib.crc32(b'ABCDEF'), answered=True)
+    link._expect(rb'^@ready half\.bin 0\b')
+    link._send(b'@data QUJD\n', answered=True)  # ABC
+    link._expect(rb'^@ok 3\b')
+    again = tmp_path / 'again.bin'
+    again.write_bytes(held.read_bytes())
+    assert link.upload(str(again)) == 0  # stored at once, from held.bin
+    with pytest.raises(UploadError, match='@error - no_file'):
+        link._send(b'@data REVG\n', answered=True)  # DEF
+        link._expect(rb'^@stored half\.bin')
+    with pytest.raises(FirmwareError, match='fw_error=cannot_open'):
+        fw.model('half.bin')

@@ -154,6 +154,10 @@ static void begin_file(char *args) {
         say("error", name ? name : "-", "usage");
         return;
     }
+    if (receiving != NULL) { /* a file left half sent: gone */
+        drop_file(receiving);
+        receiving = NULL;
+    }
     expect_crc = (uint32_t)strtoul(w_crc, NULL, 16);
     /* The same contents under another name (tests write the same model
      * into a folder of their own each): copied here, not sent again. */
@@ -231,6 +235,7 @@ static void begin_file(char *args) {
     if (same != NULL && same->complete && same->size == slot->size && same->crc == slot->crc) {
         memcpy(slot->data, same->data, slot->size);
         slot->complete = 1;
+        heap_caps_free(base.data);
         stored(slot);
         return;
     }
