@@ -45,7 +45,7 @@ llm_say "built in $((SECONDS - t0)) s"
 device_only=(--ignore=test/tools --ignore=test/examples --ignore=test/compile)
 
 skip_esp=()
-[ "$LLM_HAVE_ESP32S3" = 1 ] || skip_esp=(--ignore=test/examples/test_esp32s3_story.py)
+[ "$LLM_HAVE_ESP32S3" = 1 ] || skip_esp=(--ignore=test/examples/test_esp32s3_story.py --ignore=test/examples/test_idf_component.py)
 llm_say "pytest: all tests, firmware .pio/build/native_test/program"
 python -m pytest test -q "${skip_esp[@]}"
 
