@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Install what is missing, build every environment and run all tests:
 #   1. the whole suite against the host test firmware (tool tests, device
-#      tests, the example programs: host and the Cortex-M55 story in QEMU;
-#      the Cortex-M55 backend compiled at every optimisation level),
+#      tests, the example programs and stories, in QEMU for the boards; the
+#      consumer projects: PlatformIO on the packed library, ESP-IDF with this
+#      checkout as a component; the backends compiled at every optimisation
+#      level),
 #   2. the device tests again on the AddressSanitizer/UBSan host build,
 #   3. the device tests again on the emulated ESP32-S3 (Espressif's QEMU,
 #      -M esp32s3): the board's own test firmware, built by ESP-IDF's CMake
