@@ -110,10 +110,6 @@ static int b64_val(char c) {
 
 long fw_base64_decode(char *s) {
     if (s == NULL) return -1;
-    if (strcmp(s, "-") == 0) {
-        s[0] = '\0';
-        return 0;
-    }
     const size_t n = strlen(s);
     if (n == 0 || n % 4 != 0) return -1;
     size_t out = 0;

@@ -32,9 +32,9 @@ int fw_parse_f32(const char *s, float *v);   /* decimal, e.g. 0.9 or 1e-5 */
  * Returns the byte count, or -1 on bad hex. */
 long fw_hex_decode(char *s);
 
-/* Decode base64 (RFC 4648, padded) in place; "-" is the empty string.
- * Returns the byte count, or -1 when malformed. Files sent over a serial
- * line use it: 4 characters per 3 bytes where hex takes 6. */
+/* Decode base64 (RFC 4648, padded, at least one group) in place. Returns
+ * the byte count, or -1 when malformed. Files sent over a serial line use
+ * it: 4 characters per 3 bytes where hex takes 6. */
 long fw_base64_decode(char *s);
 
 /* Decode floats written as fw_out_f32_hex does (8 hex digits each) into
