@@ -254,9 +254,11 @@ class SerialFirmware(Serial):
             m = re.search(rb'^@ready \S+ (\d+)', answer, re.M)
             kept = int(m.group(1)) if m else 0
             steps = upload_steps(data, base_data[:kept], self.CHUNK)
+            at = 0
             for line, end in steps:
                 self._send(line, answered=True)
-                sent += len(base64.b64decode(line[6:])) if line.startswith(b'@data ') else 0
+                sent += end - at if line.startswith(b'@data ') else 0
+                at = end
                 if end < len(data):
                     self._expect(rb'^@ok ' + str(end).encode() + rb'\b')
             self._expect(rb'^@stored ' + name + rb' \d+')
