@@ -1,4 +1,5 @@
-"""Command-line tools: llm-convert, llm-inspect, llm-download, llm-arduino-pack.
+"""Command-line tools: llm-convert (llama2.c or Hugging Face Llama -> blob), llm-inspect,
+llm-download, llm-arduino-pack.
 
 Also `python -m llmtools {convert,inspect,download,arduino-pack} ...`. User errors (bad
 files, wrong sizes, hash mismatches) print one line to stderr and exit 2.
@@ -14,6 +15,7 @@ from pathlib import Path
 from . import arduino
 from . import blob as B
 from . import download as D
+from . import hf
 from . import quant
 from .llama2c import read_checkpoint
 from .tokenizer import Tokenizer
@@ -53,24 +55,34 @@ def _config_line(c: B.Config) -> str:
 
 def _convert_args(p: argparse.ArgumentParser) -> None:
     p.description = ("Convert a llama2.c checkpoint (legacy run.c format, or export.py "
-                     "version 1 'ak42' fp32) into an llm blob (lib/llm/BLOB_FORMAT.md), "
+                     "version 1 'ak42' fp32) or a Hugging Face LlamaForCausalLM folder "
+                     "(safetensors; tokenizer.json or tokenizer.model embedded) into an llm "
+                     "blob (lib/llm/BLOB_FORMAT.md), "
                      "optionally with int8 (q8) or int4 (q4) weights.")
     p.epilog = ("examples:\n"
                 "  llm-convert stories260K.bin --tokenizer tok512.bin -o stories260K.llmb\n"
                 "  llm-convert stories260K.bin -t tok512.bin --weights q8 -o stories260K_q8.llmb\n"
                 "  llm-convert stories15M.bin --weights q4 --override tok_emb=q4 -o s15M_q4.llmb\n"
                 "  llm-convert stories260K.bin --llama2c-q80 stories260K_q80.bin   (for llama2.c's runq)\n"
+                "  llm-convert path/to/TinyLlama-folder --weights q8 -o tinyllama_q8.llmb\n"
+                "  llm-convert --hf-repo OWNER/NAME@<commit> --weights q4 -o model.llmb\n"
                 "weights: q8 = every matrix int8, one bf16 scale per group (default group 32);\n"
                 "  q4 = every matrix int4 with a bf16 scale and offset per group (group 32),\n"
                 "  rounded by GPTQ on input statistics of text the model samples itself,\n"
                 "  the embedding and classifier int8. Norms stay f32. Per-tensor RMS and max\n"
                 "  quantization errors are printed.\n"
                 "exit status: 0 ok, 2 malformed input (bad magic, truncated, sizes that do "
-                "not match the header, tokenizer vocab mismatch), bad option or unreadable file")
+                "not match the header, tokenizer vocab mismatch), a Hugging Face model or tokenizer this "
+                "library cannot run (the line says what is unsupported), bad option or unreadable file")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("checkpoint", help="llama2.c model file (e.g. stories260K.bin)")
+    p.add_argument("checkpoint", nargs="?", help="llama2.c model file (e.g. stories260K.bin), or a "
+                   "Hugging Face Llama folder (config.json, model.safetensors or shards with "
+                   "model.safetensors.index.json, tokenizer.json or tokenizer.model)")
+    p.add_argument("--hf-repo", metavar="ID@REVISION", help="download a Hugging Face Llama "
+                   "repository at a pinned commit (40-hex) into the cache and convert it")
     p.add_argument("--tokenizer", "-t", metavar="TOK", help="llama2.c tokenizer.bin to embed; "
-                   "its vocabulary size must equal the model's")
+                   "its vocabulary size must equal the model's (a Hugging Face folder's own "
+                   "tokenizer is embedded without it)")
     p.add_argument("-o", "--output", metavar="OUT", help="blob file to write")
     p.add_argument("--weights", choices=("f32", "q8", "q4"), default="f32",
                    help="dtype of the weight matrices (default: %(default)s)")
@@ -114,8 +126,7 @@ def _convert(a) -> int:
         spec = quant.recipe(a.weights, a.group_size, _parse_overrides(a.override))
     except ValueError as e:
         raise OptionError(str(e)) from None
-    config, weights = read_checkpoint(_read(a.checkpoint))
-    tok_bytes = None
+    config, weights, tok_bytes, meta = _load_source(a)
     if a.tokenizer:
         tok_bytes = _read(a.tokenizer)
         tok = Tokenizer(tok_bytes)
@@ -146,7 +157,11 @@ def _convert(a) -> int:
     n_bytes = sum(quant.payload_size(x) for x in _all_tensors(weights)) + len(tok_bytes or b"")
     with tqdm(total=n_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="write",
               disable=True if a.no_progress else None, leave=False) as bar:
-        data = B.write_blob(config, weights, tok_bytes, progress=bar.update)
+        if meta is not None and _accepts_metadata():
+            meta["recipe"] = _recipe_text(a)
+            data = B.write_blob(config, weights, tok_bytes, progress=bar.update, metadata=meta)
+        else:
+            data = B.write_blob(config, weights, tok_bytes, progress=bar.update)
     _write_atomic(Path(a.output), data)
     if reports:
         print(f"  {'tensor':<12} {'dtype':<5} {'group':>5} {'bytes':>9} {'rms err':>10} "
@@ -167,6 +182,70 @@ def _convert(a) -> int:
     if config.n_layers > B.MAX_LAYERS:
         print(f"note: {config.n_layers} layers; build the library with -DLLM_MAX_LAYERS={config.n_layers}")
     return 0
+
+
+def _load_source(a):
+    """(config, weights, tokenizer bytes or None, metadata dict or None) of the
+    input: a llama2.c checkpoint, a Hugging Face folder, or --hf-repo."""
+    if a.hf_repo and a.checkpoint:
+        raise OptionError("give a checkpoint or --hf-repo, not both")
+    if not a.hf_repo and not a.checkpoint:
+        raise OptionError("give a checkpoint (file or Hugging Face folder) or --hf-repo ID@REVISION")
+    if a.hf_repo:
+        folder = D.hf_snapshot(a.hf_repo, progress=not a.no_progress)
+        return _load_hf(a, folder, source=f"hf:{a.hf_repo}", name=a.hf_repo.partition("@")[0])
+    path = Path(a.checkpoint)
+    if path.is_dir():
+        if not hf.is_hf_folder(path):
+            raise OptionError(f"{path} is a folder without config.json: not a Hugging Face model")
+        return _load_hf(a, path, source=str(path), name=path.resolve().name)
+    config, weights = read_checkpoint(_read(path))
+    return config, weights, None, None
+
+
+def _load_hf(a, folder: Path, source: str, name: str):
+    from . import hf_tokenizer
+    config, weights, facts = hf.read_folder(folder)
+    tok_bytes, tok_facts = None, {}
+    if not a.tokenizer:
+        got = hf_tokenizer.read_folder_tokenizer(folder, config.vocab_size)
+        if got is None:
+            print(f"note: {folder} has no tokenizer.json or tokenizer.model; no tokenizer embedded")
+        else:
+            tok_bytes, tok_facts = got
+            print(f"tokenizer: {tok_facts['source']}, {tok_facts['n_pieces']} pieces, BOS "
+                  f"{tok_facts['bos_id']}, EOS {tok_facts['eos_id']}")
+            if tok_facts["prefix"] != "always":
+                print("note: this tokenizer adds no dummy prefix to a text that starts with a space; "
+                      "the library always adds it (llama2.c's and SentencePiece's rule), so such a "
+                      "text gets one more leading space token than in transformers")
+    meta = {"name": name, "source": source, "source_sha256": hf.source_sha256(folder),
+            "bos_id": tok_facts.get("bos_id", facts["bos_token_id"]),
+            "eos_id": tok_facts.get("eos_id", facts["eos_token_id"]),
+            "train_ctx": config.seq_len}
+    meta = {k: v for k, v in meta.items() if v is not None}
+    tmpl = hf_tokenizer.chat_template_name(folder)
+    if tmpl:
+        meta["chat_template"] = tmpl
+    print(f"hugging face: {name}, {'tied' if facts['tied'] else 'untied'} embeddings, "
+          f"context {config.seq_len}{', chat template ' + tmpl if tmpl else ''}")
+    return config, weights, tok_bytes, meta
+
+
+def _accepts_metadata() -> bool:
+    """write_blob(..., metadata=) exists once blob metadata is in the format."""
+    import inspect
+    return "metadata" in inspect.signature(B.write_blob).parameters
+
+
+def _recipe_text(a) -> str:
+    parts = [f"weights={a.weights}"]
+    if a.group_size:
+        parts.append(f"group_size={a.group_size}")
+    parts += [f"override={o}" for o in a.override]
+    if a.weights == "q4" or any("q4" in o for o in a.override):
+        parts.append(f"q4_method={a.q4_method}")
+    return " ".join(parts)
 
 
 def _all_tensors(weights: dict):
@@ -292,7 +371,7 @@ def _arduino_pack(a) -> int:
 # ------------------------------------------------------------------ entry points
 
 _COMMANDS = {
-    "convert": (_convert_args, _convert, "llama2.c checkpoint -> llm blob"),
+    "convert": (_convert_args, _convert, "llama2.c checkpoint or Hugging Face Llama -> llm blob"),
     "inspect": (_inspect_args, _inspect, "print and validate an llm blob"),
     "download": (_download_args, _download, "fetch the default model files"),
     "arduino-pack": (arduino.add_args, _arduino_pack, "write the library as an Arduino library zip"),
@@ -307,6 +386,8 @@ def _run(func, args, prog: str) -> int:
     except OptionError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
     except D.DownloadError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+    except hf.HfError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
     except BrokenPipeError:  # e.g. `llm-inspect x | head`
         sys.stderr.close()
