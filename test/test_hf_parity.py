@@ -12,14 +12,16 @@ cos/sin/exp; the NumPy oracle of the same blob is within about 3e-6 of
 transformers (test/tools/test_hf.py), and q/k rows left in Hugging Face's
 rotate-half order miss by about 1.
 
-Tokenizer: the ids equal transformers' for every text that does not begin
-with whitespace. For one that does, transformers' Metaspace pre-tokenizer
-(prepend_scheme 'first') takes the leading space as the dummy prefix, while
-this library, like SentencePiece itself and llama2.c, always adds one; the
-test checks that rule exactly (ours(t) == transformers(' ' + t)).
+Tokenizer: transformers' Metaspace pre-tokenizer (prepend_scheme 'first')
+takes a leading space as the dummy prefix, where SentencePiece and llama2.c
+add one anyway. llm-convert marks a Hugging Face tokenizer with
+LLM_TOK_PREFIX_UNLESS_SPACE (BLOB_FORMAT.md), and then the ids equal
+transformers' for every text; with --dummy-prefix always (or as a separate
+tokenizer.bin) they equal SentencePiece's.
 """
 import numpy as np
 import pytest
+from llmtools import blob as B
 from llmtools import cli
 
 from helpers import hf_models as H
@@ -68,30 +70,57 @@ def test_logits_match_transformers(fw, hf_blobs, case):
 
 
 @pytest.fixture(scope='session')
-def hf_tok_blob(tmp_path_factory):
-    """A tiny model with the trained tokenizer (tokenizer.model) embedded, and
-    transformers' tokenizer of the same folder."""
+def hf_tok(tmp_path_factory):
+    """A tiny model with the trained tokenizer (tokenizer.model) embedded, by
+    default (LLM_TOK_PREFIX_UNLESS_SPACE) and with --dummy-prefix always;
+    transformers' tokenizer of the folder; SentencePiece's own processor."""
+    import sentencepiece as spm
     root = tmp_path_factory.mktemp('hf_tok')
     spm_model = H.train_sentencepiece(root / 'spm')
     folder = H.tokenizer_folder(root / 'model', spm_model, 'model')
     H.make_llama(folder, 'tied', seed=1, vocab_size=H.SPM_VOCAB, n_pos=1)
-    return _convert(folder, root / 'tok.llmb'), H.hf_tokenizer(folder)
+    always = root / 'always.llmb'
+    assert cli.convert_main([str(folder), '-o', str(always), '--no-progress', '--dummy-prefix', 'always']) == 0
+    tok_bin = root / 'tokenizer.bin'
+    tok_bin.write_bytes(B.read_blob(always.read_bytes())[2])
+    return {'hf': _convert(folder, root / 'tok.llmb'), 'always': always, 'tok_bin': tok_bin,
+            'theirs': H.hf_tokenizer(folder), 'sp': spm.SentencePieceProcessor(model_file=str(spm_model))}
 
 
-def test_encode_matches_transformers(fw, hf_tok_blob):
-    path, theirs = hf_tok_blob
+def _open(fw, path, flags, tok=None):
     r = fw.model(path)
-    assert r.ok and r.int('tokenizer') > 0, r
+    assert r.ok and r.int('tokenizer') > 0 and r.int('tok_flags') == flags, r
+    if tok is not None:
+        assert fw.tok(tok).ok
     assert fw.init(0).ok
+
+
+def test_encode_matches_transformers(fw, hf_tok):
+    """The default conversion: transformers' ids for every text, those that
+    begin with a space included."""
+    theirs = hf_tok['theirs']
+    _open(fw, hf_tok['hf'], B.TOK_PREFIX_UNLESS_SPACE)
     assert (theirs.bos_token_id, theirs.eos_token_id) == (1, 2)
-    for t in TEXTS:
+    for t in TEXTS + LEADING:
         want = theirs.encode(t, add_special_tokens=False)
         status, got = fw.encode(t.encode(), bos=True, eos=False)
         assert status == 'LLM_OK' and got == [1] + want, repr(t)
         status, got = fw.encode(t.encode(), bos=False, eos=True)
         assert status == 'LLM_OK' and got == want + [2], repr(t)
-    for t in LEADING:
+
+
+@pytest.mark.parametrize('how', ['always', 'external'])
+def test_encode_always_prefix_matches_sentencepiece(fw, hf_tok, how):
+    """--dummy-prefix always, and the same tokenizer given as a separate
+    tokenizer.bin (which never carries the flag): SentencePiece's ids, which
+    differ from transformers' exactly on texts that begin with a space."""
+    if how == 'always':
+        _open(fw, hf_tok['always'], 0)
+    else:
+        _open(fw, hf_tok['hf'], B.TOK_PREFIX_UNLESS_SPACE, tok=hf_tok['tok_bin'])
+    sp, theirs = hf_tok['sp'], hf_tok['theirs']
+    for t in TEXTS + LEADING:
         status, got = fw.encode(t.encode(), bos=False, eos=False)
-        assert status == 'LLM_OK'
-        assert got == theirs.encode(' ' + t, add_special_tokens=False), repr(t)
-        assert got != theirs.encode(t, add_special_tokens=False), repr(t)
+        assert status == 'LLM_OK' and got == sp.encode(t), repr(t)
+    for t in LEADING:
+        assert sp.encode(t) != theirs.encode(t, add_special_tokens=False)

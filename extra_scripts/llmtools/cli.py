@@ -83,6 +83,10 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer", "-t", metavar="TOK", help="llama2.c tokenizer.bin to embed; "
                    "its vocabulary size must equal the model's (a Hugging Face folder's own "
                    "tokenizer is embedded without it)")
+    p.add_argument("--dummy-prefix", choices=("unless-space", "always"),
+                   help="Hugging Face tokenizers: unless-space (default) adds the dummy prefix "
+                   "\N{LOWER ONE EIGHTH BLOCK} only before a text that does not start with a space, as "
+                   "transformers' LlamaTokenizer does; always adds it, as SentencePiece and llama2.c do")
     p.add_argument("-o", "--output", metavar="OUT", help="blob file to write")
     p.add_argument("--weights", choices=("f32", "q8", "q4"), default="f32",
                    help="dtype of the weight matrices (default: %(default)s)")
@@ -126,7 +130,7 @@ def _convert(a) -> int:
         spec = quant.recipe(a.weights, a.group_size, _parse_overrides(a.override))
     except ValueError as e:
         raise OptionError(str(e)) from None
-    config, weights, tok_bytes, meta = _load_source(a)
+    config, weights, tok_bytes, meta, tok_flags = _load_source(a)
     if a.tokenizer:
         tok_bytes = _read(a.tokenizer)
         tok = Tokenizer(tok_bytes)
@@ -159,9 +163,10 @@ def _convert(a) -> int:
               disable=True if a.no_progress else None, leave=False) as bar:
         if meta is not None and _accepts_metadata():
             meta["recipe"] = _recipe_text(a)
-            data = B.write_blob(config, weights, tok_bytes, progress=bar.update, metadata=meta)
+            data = B.write_blob(config, weights, tok_bytes, progress=bar.update, metadata=meta,
+                                tokenizer_flags=tok_flags)
         else:
-            data = B.write_blob(config, weights, tok_bytes, progress=bar.update)
+            data = B.write_blob(config, weights, tok_bytes, progress=bar.update, tokenizer_flags=tok_flags)
     _write_atomic(Path(a.output), data)
     if reports:
         print(f"  {'tensor':<12} {'dtype':<5} {'group':>5} {'bytes':>9} {'rms err':>10} "
@@ -185,8 +190,9 @@ def _convert(a) -> int:
 
 
 def _load_source(a):
-    """(config, weights, tokenizer bytes or None, metadata dict or None) of the
-    input: a llama2.c checkpoint, a Hugging Face folder, or --hf-repo."""
+    """(config, weights, tokenizer bytes or None, metadata dict or None,
+    tokenizer flags) of the input: a llama2.c checkpoint, a Hugging Face
+    folder, or --hf-repo."""
     if a.hf_repo and a.checkpoint:
         raise OptionError("give a checkpoint or --hf-repo, not both")
     if not a.hf_repo and not a.checkpoint:
@@ -199,14 +205,19 @@ def _load_source(a):
         if not hf.is_hf_folder(path):
             raise OptionError(f"{path} is a folder without config.json: not a Hugging Face model")
         return _load_hf(a, path, source=str(path), name=path.resolve().name)
+    if a.dummy_prefix:
+        raise OptionError("--dummy-prefix applies to Hugging Face tokenizers; a llama2.c "
+                          "tokenizer always gets the dummy prefix")
     config, weights = read_checkpoint(_read(path))
-    return config, weights, None, None
+    return config, weights, None, None, 0
 
 
 def _load_hf(a, folder: Path, source: str, name: str):
     from . import hf_tokenizer
     config, weights, facts = hf.read_folder(folder)
-    tok_bytes, tok_facts = None, {}
+    tok_bytes, tok_facts, tok_flags = None, {}, 0
+    if a.tokenizer and a.dummy_prefix:
+        raise OptionError("--dummy-prefix applies to the folder's own tokenizer, not to --tokenizer")
     if not a.tokenizer:
         got = hf_tokenizer.read_folder_tokenizer(folder, config.vocab_size)
         if got is None:
@@ -215,10 +226,12 @@ def _load_hf(a, folder: Path, source: str, name: str):
             tok_bytes, tok_facts = got
             print(f"tokenizer: {tok_facts['source']}, {tok_facts['n_pieces']} pieces, BOS "
                   f"{tok_facts['bos_id']}, EOS {tok_facts['eos_id']}")
-            if tok_facts["prefix"] != "always":
-                print("note: this tokenizer adds no dummy prefix to a text that starts with a space; "
-                      "the library always adds it (llama2.c's and SentencePiece's rule), so such a "
-                      "text gets one more leading space token than in transformers")
+            rule = a.dummy_prefix or "unless-space"
+            if rule == "unless-space":
+                tok_flags = B.TOK_PREFIX_UNLESS_SPACE
+            print(f"dummy prefix: {rule} ("
+                  + ("as transformers' LlamaTokenizer" if rule == "unless-space"
+                     else "as SentencePiece and llama2.c") + "; --dummy-prefix)")
     meta = {"name": name, "source": source, "source_sha256": hf.source_sha256(folder),
             "bos_id": tok_facts.get("bos_id", facts["bos_token_id"]),
             "eos_id": tok_facts.get("eos_id", facts["eos_token_id"]),
@@ -229,7 +242,7 @@ def _load_hf(a, folder: Path, source: str, name: str):
         meta["chat_template"] = tmpl
     print(f"hugging face: {name}, {'tied' if facts['tied'] else 'untied'} embeddings, "
           f"context {config.seq_len}{', chat template ' + tmpl if tmpl else ''}")
-    return config, weights, tok_bytes, meta
+    return config, weights, tok_bytes, meta, tok_flags
 
 
 def _accepts_metadata() -> bool:
@@ -300,8 +313,11 @@ def _inspect(a) -> int:
         raw = data[tok[0]["offset"]:tok[0]["offset"] + tok[0]["nbytes"]]
         try:
             t = Tokenizer(raw)
+            flags = B.tokenizer_flags(data)
+            rule = ("no dummy prefix before a leading space" if flags & B.TOK_PREFIX_UNLESS_SPACE
+                    else "dummy prefix always")
             print(f"tokenizer: embedded, {t.vocab_size} tokens, max token length "
-                  f"{t.max_token_length}, {len(raw)} bytes")
+                  f"{t.max_token_length}, {len(raw)} bytes, {rule}")
         except B.BlobError as e:
             print(f"tokenizer: embedded, {len(raw)} bytes, unreadable ({e.message})")
     else:

@@ -64,9 +64,13 @@ def _cstr(b: bytes) -> bytes:
 
 
 class Tokenizer:
-    """llama2.c BPE tokenizer. vocab_size None reads every record in data."""
+    """llama2.c BPE tokenizer. vocab_size None reads every record in data.
+    prefix_unless_space: no dummy prefix before a text that starts with a
+    space (a blob's LLM_TOK_PREFIX_UNLESS_SPACE flag, transformers' Metaspace
+    rule); by default it always comes first (llama2.c, SentencePiece)."""
 
-    def __init__(self, data: bytes, vocab_size: int | None = None):
+    def __init__(self, data: bytes, vocab_size: int | None = None, prefix_unless_space: bool = False):
+        self.prefix_unless_space = bool(prefix_unless_space)
         self.max_token_length, self.vocab, self.scores = parse_tokenizer(data, vocab_size)
         self.vocab_size = len(self.vocab)
         self._scores32 = [float(np.float32(s)) for s in self.scores]
@@ -87,7 +91,7 @@ class Tokenizer:
         raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         raw = _cstr(raw)  # C stops at the first NUL
         tokens = [BOS] if bos else []
-        if raw:
+        if raw and not (self.prefix_unless_space and raw[:1] == b" "):
             # Dummy prefix; a vocab without " " gets its byte token.
             tokens.append(self._lookup.get(b" ", BYTE0 + 0x20))
         i = 0

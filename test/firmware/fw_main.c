@@ -24,7 +24,7 @@
  *                                 llm_model_open: size, and when OK format dim
  *                                 hidden_dim n_layers n_heads n_kv_heads
  *                                 vocab_size seq_len rope_theta norm_eps (bits)
- *                                 tied tokenizer (embedded bytes)
+ *                                 tied tokenizer (embedded bytes) tok_flags (LLM_TOK_*)
  *   tok <path> | tok -            external tokenizer for the next init, or none
  *   init <seq_len> [<kv>]         llm_arena_size, then llm_init on a fresh arena
  *   init_short <seq_len> [<kv>]   of exactly that size (init_short: one byte

@@ -272,7 +272,7 @@ TEXTS = ["", "Once upon a time", "Hello, world! 123 (x+y)=z; \"quoted\" it's", "
          "\u65e5\u672c\u8a9e\u306e\u30c6\u30ad\u30b9\u30c8", "emoji \U0001f600\U0001f389 ok \U0001f680!",
          "\U0001f469\u200d\U0001f4bb", "\u041f\u0440\u0438\u0432\u0435\u0442, \u043c\u0438\u0440",
          "1234567890", "x", "\n"]
-# Texts that begin with whitespace: transformers adds no dummy prefix there.
+# Texts that begin with a space: transformers adds no dummy prefix there.
 LEADING = [" leading", "  two  spaces", "    indented", " ", "   "]
 
 
@@ -298,30 +298,52 @@ def test_sentencepiece_parser(spm_model):
 @pytest.mark.parametrize("form", ["model", "json_prepend", "json_metaspace"])
 def test_tokenizer_ids_match(tok_folders, spm_model, form):
     """Our Python tokenizer (the C encoder's oracle) on the converted
-    tokenizer: the ids of transformers' LlamaTokenizer and of SentencePiece."""
+    tokenizer: the ids of transformers' LlamaTokenizer with the
+    prefix-unless-space rule (llm-convert's default for these), and of
+    SentencePiece with the always-prefix rule (--dummy-prefix always)."""
     import sentencepiece as spm
     sp = spm.SentencePieceProcessor(model_file=str(spm_model))
     folder = tok_folders[form]
     data, facts = HT.read_folder_tokenizer(folder, H.SPM_VOCAB)
     assert facts["source"] == ("tokenizer.model" if form == "model" else "tokenizer.json")
     assert (facts["bos_id"], facts["eos_id"]) == (1, 2)
-    ours = Tokenizer(data, H.SPM_VOCAB)
+    ours_hf = Tokenizer(data, H.SPM_VOCAB, prefix_unless_space=True)
+    ours_sp = Tokenizer(data, H.SPM_VOCAB)
     theirs = H.hf_tokenizer(folder)
     assert (theirs.bos_token_id, theirs.eos_token_id) == (1, 2)
-    for t in TEXTS:
+    for t in TEXTS + LEADING:
         want = theirs.encode(t, add_special_tokens=False)
-        assert ours.encode(t, False, False) == want == sp.encode(t), repr(t)
-        assert ours.encode(t, True, True) == [1] + want + [2]
+        assert ours_hf.encode(t, False, False) == want, repr(t)
+        assert ours_hf.encode(t, True, True) == [1] + want + [2]
+        assert ours_sp.encode(t, False, False) == sp.encode(t), repr(t)
     for t in LEADING:
-        # SentencePiece and llama2.c always add the dummy prefix; transformers'
-        # Metaspace (prepend_scheme 'first') does not when the text already
-        # starts with a space: it reads that space as the prefix.
-        assert ours.encode(t, False, False) == sp.encode(t) == theirs.encode(" " + t, add_special_tokens=False)
-        assert ours.encode(t, False, False) != theirs.encode(t, add_special_tokens=False)
+        # The rule that differs: transformers' Metaspace (prepend_scheme
+        # 'first') takes a leading space as the dummy prefix; SentencePiece
+        # (and llama2.c) add one anyway.
+        assert ours_sp.encode(t, False, False) == theirs.encode(" " + t, add_special_tokens=False)
+        assert ours_sp.encode(t, False, False) != theirs.encode(t, add_special_tokens=False)
     # U+2581 in the text: SentencePiece and transformers read it as a space;
     # llama2.c and this library as a character (byte pieces here).
-    assert theirs.encode("a\u2581b", add_special_tokens=False) == ours.encode("a b", False, False)
-    assert ours.encode("a\u2581b", False, False) != ours.encode("a b", False, False)
+    assert theirs.encode("a\u2581b", add_special_tokens=False) == ours_hf.encode("a b", False, False)
+    assert ours_hf.encode("a\u2581b", False, False) != ours_hf.encode("a b", False, False)
+
+
+@pytest.mark.parametrize("option,flags", [([], B.TOK_PREFIX_UNLESS_SPACE), (["--dummy-prefix", "always"], 0)])
+def test_convert_tokenizer_flags(tok_folders, tmp_path, capsys, option, flags):
+    d = tmp_path / "m"
+    shutil.copytree(tok_folders["json_prepend"], d)
+    H.make_llama(d, "tied", seed=1, vocab_size=H.SPM_VOCAB, n_pos=1)
+    rc, so, err = convert([d, "-o", tmp_path / "o.llmb", *option], capsys)
+    assert rc == 0, err
+    data = (tmp_path / "o.llmb").read_bytes()
+    assert B.tokenizer_flags(data) == flags
+    assert B.read_blob(data)[2] == HT.read_folder_tokenizer(d, H.SPM_VOCAB)[0]
+    assert ("dummy prefix: always" in so) == (flags == 0)
+
+
+def test_dummy_prefix_option_needs_hf_tokenizer(model_file, tmp_path, capsys):
+    refused([model_file("stories260K.bin"), "-o", tmp_path / "o", "--dummy-prefix", "always"], capsys,
+            "--dummy-prefix applies to Hugging Face tokenizers")
 
 
 def test_tokenizer_json_scores_follow_merges(tok_folders):
@@ -364,9 +386,9 @@ def test_metadata_dict(tok_folders, tmp_path, capsys, monkeypatch, template, nam
     seen = {}
     real = B.write_blob
 
-    def write_blob(config, weights, tokenizer=None, progress=None, metadata=None):
+    def write_blob(config, weights, tokenizer=None, progress=None, metadata=None, **kw):
         seen.update(metadata)
-        return real(config, weights, tokenizer, progress)
+        return real(config, weights, tokenizer, progress, **kw)
 
     monkeypatch.setattr(B, "write_blob", write_blob)
     rc, so, err = convert([d, "-o", tmp_path / "o.llmb", "--weights", "q8"], capsys)
