@@ -29,8 +29,7 @@ import struct
 from pathlib import Path
 
 from .hf import HfError
-from .testmodels import tokenizer_bytes
-from .tokenizer import BOS, BYTE0, EOS
+from .tokenizer import BOS, BYTE0, EOS, tokenizer_bin
 
 SPACE = "\u2581"
 NO_MERGE = -1e10  # the encoder's merge floor: a piece with this score never forms
@@ -159,7 +158,7 @@ def _bin(texts, scores, bos: int, eos: int, vocab_size: int | None) -> bytes:
         # Rows the model has beyond the tokenizer: empty pieces no text reaches.
         scores = list(scores) + [NO_MERGE] * (vocab_size - len(vocab))
         vocab += [b""] * (vocab_size - len(vocab))
-    return tokenizer_bytes(vocab, scores)
+    return tokenizer_bin(vocab, scores)
 
 
 def _byte_piece(text: str, b: int) -> bool:

@@ -58,6 +58,16 @@ def parse_tokenizer(data, vocab_size: int | None = None):
     return max_len, vocab, scores
 
 
+def tokenizer_bin(vocab, scores) -> bytes:
+    """tokenizer.bin bytes of pieces (bytes) and their scores; max_token_length
+    is the longest piece (at least 1)."""
+    max_len = max(1, max((len(t) for t in vocab), default=1))
+    parts = [struct.pack("<I", max_len)]
+    for t, s in zip(vocab, scores):
+        parts.append(struct.pack("<fi", s, len(t)) + t)
+    return b"".join(parts)
+
+
 def _cstr(b: bytes) -> bytes:
     i = b.find(b"\0")
     return b if i < 0 else b[:i]
