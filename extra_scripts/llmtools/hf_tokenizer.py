@@ -19,6 +19,12 @@ library takes BOS = 1, EOS = 2 and byte b = 3 + b; other layouts are refused.
 Pieces SentencePiece never produces by merging (control, unknown, byte,
 unused) get the score -1e10, which the encoder never merges (its floor).
 
+Where the dummy prefix goes is not in tokenizer.bin: SentencePiece always
+puts it first, transformers' LlamaTokenizer (a Metaspace pre-tokenizer,
+whatever file it was loaded from) not before a text that starts with a
+space. llm-convert stores the rule as the blob's LLM_TOK_PREFIX_UNLESS_SPACE
+tokenizer flag; 'prefix' in the facts below is what the file itself says.
+
 Anything else (byte-level GPT-2 BPE, unigram models, other normalizers) is
 refused with one line (HfError).
 """
