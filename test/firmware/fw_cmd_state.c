@@ -13,6 +13,12 @@
  *                                 of the buffer (default all): n_pos
  *   state_poke <offset> <xor>     XOR one byte of the buffer (corruption tests)
  *   state_hex <offset> <n>        bytes offset..offset+n-1: hex
+ *   prefill <pos0> <ids>          llm_forward over ids (comma-separated) at
+ *                                 positions pos0.., then the greedy next token:
+ *                                 us (both, fw_port_time_us), next, logits of
+ *                                 the last position (time to first token, for
+ *                                 extra_scripts/bench/bench_ttft.py)
+ * state_save and state_restore also print us, the call's time.
  */
 #include <string.h>
 
@@ -74,10 +80,13 @@ static void cmd_save(const char *cmd, char *args) {
     fw.state_buf = fw.state_alloc + misalign;
     fw.state_len = buf_len;
     size_t written = 0;
+    const uint64_t t0 = fw_port_time_us();
     llm_status s = llm_state_save(&fw.ctx, n_pos, fw.state_buf, fw.state_len, &written);
+    const uint64_t us = fw_port_time_us() - t0;
     if (s != LLM_OK) fw_drop_state();
     fw_out_begin(cmd, s);
     fw_out_kv_u("written", written);
+    fw_out_kv_u("us", us);
     fw_out_end();
 }
 
@@ -98,9 +107,12 @@ static void cmd_restore(const char *cmd, char *args) {
         return;
     }
     uint32_t n_pos = 0;
+    const uint64_t t0 = fw_port_time_us();
     llm_status s = llm_state_restore(&fw.ctx, fw.state_buf, len, &n_pos);
+    const uint64_t us = fw_port_time_us() - t0;
     fw_out_begin(cmd, s);
     fw_out_kv_u("n_pos", n_pos);
+    fw_out_kv_u("us", us);
     fw_out_end();
 }
 
@@ -135,6 +147,54 @@ static void cmd_hex(const char *cmd, char *args) {
     fw_out_end();
 }
 
+static size_t count_ids(const char *s) {
+    if (strcmp(s, "-") == 0) return 0;
+    size_t n = 1;
+    for (; *s != '\0'; s++) n += *s == ',';
+    return n;
+}
+
+static void cmd_prefill(const char *cmd, char *args) {
+    uint32_t pos0;
+    char *w_ids;
+    if (fw_parse_u32(fw_word(&args), &pos0) != 0 || (w_ids = fw_word(&args)) == NULL) {
+        fw_reply_error(cmd, "usage");
+        return;
+    }
+    if (!fw.ctx_ok) {
+        fw_reply_error(cmd, "no_context");
+        return;
+    }
+    const size_t n = count_ids(w_ids);
+    int32_t *ids = fw_port_alloc(n * sizeof(int32_t)); /* (n) */
+    if (ids == NULL || n == 0 || fw_parse_i32_list(w_ids, ids, n) != (long)n) {
+        fw_port_free(ids);
+        fw_reply_error(cmd, "ids");
+        return;
+    }
+    llm_status s = LLM_OK;
+    float *logits = NULL;
+    int32_t next = -1;
+    const uint32_t vocab = fw.model.config.vocab_size;
+    const uint64_t t0 = fw_port_time_us();
+    for (size_t i = 0; i < n && s == LLM_OK; i++) {
+        s = llm_forward(&fw.ctx, ids[i], pos0 + (uint32_t)i, &logits);
+    }
+    if (s == LLM_OK) {
+        next = 0;
+        for (uint32_t k = 1; k < vocab; k++) next = logits[k] > logits[next] ? (int32_t)k : next;
+    }
+    const uint64_t us = fw_port_time_us() - t0;
+    fw_port_free(ids);
+    fw_out_begin(cmd, s);
+    fw_out_kv_u("us", us);
+    if (s == LLM_OK) {
+        fw_out_kv_i("next", next);
+        fw_out_kv_f32_hex("logits", logits, vocab);
+    }
+    fw_out_end();
+}
+
 /* The ctx (even an empty one, for the library's argument checks) is the
  * library's to judge; only the buffer bookkeeping is checked here. */
 void fw_cmd_state(const char *cmd, char *args) {
@@ -146,6 +206,8 @@ void fw_cmd_state(const char *cmd, char *args) {
         cmd_restore(cmd, args);
     } else if (strcmp(cmd, "state_poke") == 0) {
         cmd_poke(cmd, args);
+    } else if (strcmp(cmd, "prefill") == 0) {
+        cmd_prefill(cmd, args);
     } else {
         cmd_hex(cmd, args);
     }
