@@ -209,6 +209,24 @@ def test_size_and_save_refusals(fw, model):
     assert restore(fw, need + 100).int('n_pos') == 5
 
 
+@pytest.mark.parametrize('kv', KV_TYPES)
+def test_kv_type_and_full_context(fw, model, kv):
+    """A whole context's state restores into the same length (the next
+    forward then meets a full context); every other KV type refuses it."""
+    assert fw.model(model.path).ok
+    init(fw, 10, kv)
+    run(fw, tokens_for(CFG, 4, 10))
+    assert save(fw, 10).ok
+    for other in KV_TYPES:
+        init(fw, 10, other)
+        r = restore(fw)
+        if other == kv:
+            assert r.ok and r.int('n_pos') == 10, r
+            assert fw.forward(1, 10)[0] == 'LLM_ERR_CONTEXT_FULL'
+        else:
+            assert r.status == 'LLM_ERR_STATE_KV_TYPE', r
+
+
 def test_restore_refusals_leave_the_context(fw, tmp_path, model):
     """Each refusal with its status; after all of them the context's own
     history still gives its own logits, and the intact state restores."""
