@@ -36,6 +36,7 @@ static void drop_tok(void) {
 void fw_drop_all(void) {
     drop_model();
     drop_tok();
+    fw_drop_state();
 }
 
 static const char *backend_name(void) {

@@ -62,6 +62,11 @@
  *                                 (documented in fw_cmd_parallel.c)
  *   esp_plan                      the ESP32-S3 port's target-neutral decisions
  *                                 (documented in fw_cmd_esp32s3.c)
+ *   state_size, state_save, state_restore, state_poke, state_hex
+ *                                 llm_state_* on a firmware-held buffer that
+ *                                 survives init and model (fw_cmd_state.c)
+ *   prefill <pos0> <ids>          timed llm_forward over ids, greedy next
+ *                                 token (fw_cmd_state.c)
  *   quit                          free everything, answer, exit
  */
 #include <string.h>
@@ -99,6 +104,8 @@ static const struct {
     {"decode", fw_cmd_decode},     {"generate", fw_cmd_generate}, {"kernel", fw_cmd_kernel},
     {"qkernel", fw_cmd_qkernel},   {"teacher", fw_cmd_teacher},
     {"workers", fw_cmd_workers},   {"parallel", fw_cmd_parallel}, {"esp_plan", fw_cmd_esp_plan},
+    {"state_size", fw_cmd_state},  {"state_save", fw_cmd_state},  {"state_restore", fw_cmd_state},
+    {"state_poke", fw_cmd_state},  {"state_hex", fw_cmd_state},    {"prefill", fw_cmd_state},
 };
 
 int main(void) {

@@ -47,6 +47,15 @@ typedef enum llm_status {
     LLM_ERR_PROMPT_TOO_LONG,/* prompt tokens do not fit the context or buffer */
     LLM_ERR_UTF8,           /* text is not valid UTF-8 */
     LLM_ERR_CONTEXT_FULL,   /* position >= context length */
+    /* llm_state_save / llm_state_restore */
+    LLM_ERR_STATE_BUFFER,   /* save: buffer smaller than llm_state_size() */
+    LLM_ERR_STATE_TRUNCATED,/* restore: buffer shorter than the state it holds */
+    LLM_ERR_STATE_MAGIC,    /* restore: not a saved state */
+    LLM_ERR_STATE_VERSION,  /* restore: state format version not supported */
+    LLM_ERR_STATE_CORRUPT,  /* restore: header or payload CRC-32 mismatch */
+    LLM_ERR_STATE_MODEL,    /* restore: saved with another model (config or weights) */
+    LLM_ERR_STATE_KV_TYPE,  /* restore: saved with another kv_type */
+    LLM_ERR_STATE_CONTEXT,  /* restore: more positions than this context's seq_len */
     LLM_STATUS_COUNT
 } llm_status;
 
@@ -276,6 +285,56 @@ void llm_sampler_set(llm_ctx *ctx, const llm_sampler_params *p);
  * history/n_history are the tokens seen so far, for repeat_penalty. Returns
  * -1 when ctx or logits is NULL. */
 int32_t llm_sample(llm_ctx *ctx, float *logits, const int32_t *history, size_t n_history);
+
+/* ------------------------------------------------------------------ state */
+
+/*
+ * A context's state after n_pos positions, in a caller-owned buffer (RAM, a
+ * flash page, a file): keys and values of positions 0..n_pos-1 of every
+ * layer in the ctx's kv_type (q8: with their scales), and the tokens fed at
+ * those positions. Prefill a fixed prompt once, save it, then start each
+ * conversation by restoring it and calling llm_forward at position n_pos:
+ * the logits are bit-identical to those of the saved ctx continuing there.
+ *
+ * Size in bytes, with kv_dim = n_kv_heads * (dim / n_heads) and
+ * e = 4 (LLM_KV_F32), 2 (LLM_KV_F16) or 1 (LLM_KV_Q8):
+ *     48 + n_pos * (2 * n_layers * (kv_dim * e + s) + 4)
+ * where s = 2 * n_kv_heads for LLM_KV_Q8 (bf16 scales), else 0.
+ * stories260K (5 layers, kv_dim 32, 4 kv heads), 200 positions: f32 256,848,
+ * f16 128,848, q8 80,848 bytes.
+ *
+ * Layout: a 48-byte header of little-endian u32s (magic "LLMS", version 1,
+ * header size, kv_type, n_pos, n_layers, kv_dim, n_kv_heads, a CRC-32 of
+ * the model's config and of the shape, dtype and first 64 bytes of each
+ * tensor the cache depends on plus its norm vectors, payload size, payload
+ * CRC-32, and a CRC-32 of the header's first 44 bytes), then the payload:
+ * keys (n_layers, n_pos, kv_dim), values (n_layers, n_pos, kv_dim), for
+ * LLM_KV_Q8 key scales (n_layers, n_pos, n_kv_heads) and value scales
+ * (the same), each in the cache's element type and the CPU's byte order
+ * (all supported targets are little-endian), then tokens (n_pos) as u32.
+ * The buffer needs no alignment. Restore into a ctx of the same model
+ * (checked by the fingerprint, not the blob's address), the same kv_type and
+ * a seq_len >= n_pos; any other seq_len, arena or tokenizer is fine.
+ */
+
+/* Bytes llm_state_save needs for positions 0..n_pos-1 (0..ctx->seq_len). */
+llm_status llm_state_size(const llm_ctx *ctx, uint32_t n_pos, size_t *bytes);
+
+/* Write the state of positions 0..n_pos-1 (0..ctx->seq_len; the caller has
+ * run them) to buf(buf_len); *written (may be NULL) gets llm_state_size's
+ * figure. LLM_ERR_STATE_BUFFER when buf_len is smaller; nothing is written
+ * on failure. */
+llm_status llm_state_save(const llm_ctx *ctx, uint32_t n_pos, void *buf, size_t buf_len,
+                          size_t *written);
+
+/* Load a state saved by llm_state_save from buf(len) (len may exceed the
+ * state, e.g. a whole flash page); *n_pos (may be NULL) gets its position
+ * count: the next llm_forward runs at position *n_pos. The header, model
+ * fingerprint, kv_type, context length and both CRCs are checked before the
+ * ctx is touched: on any failure (LLM_ERR_STATE_*) the ctx is unchanged.
+ * Cache rows at n_pos and after keep what they held; llm_forward overwrites
+ * each as it reaches it. */
+llm_status llm_state_restore(llm_ctx *ctx, const void *buf, size_t len, uint32_t *n_pos);
 
 /* ------------------------------------------------------------------ generation */
 

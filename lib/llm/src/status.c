@@ -22,6 +22,14 @@ static const char *const status_names[] = {
     "LLM_ERR_PROMPT_TOO_LONG",
     "LLM_ERR_UTF8",
     "LLM_ERR_CONTEXT_FULL",
+    "LLM_ERR_STATE_BUFFER",
+    "LLM_ERR_STATE_TRUNCATED",
+    "LLM_ERR_STATE_MAGIC",
+    "LLM_ERR_STATE_VERSION",
+    "LLM_ERR_STATE_CORRUPT",
+    "LLM_ERR_STATE_MODEL",
+    "LLM_ERR_STATE_KV_TYPE",
+    "LLM_ERR_STATE_CONTEXT",
 };
 typedef char llm__status_names_match_enum
     [sizeof status_names / sizeof status_names[0] == LLM_STATUS_COUNT ? 1 : -1];
