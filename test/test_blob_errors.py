@@ -1,7 +1,8 @@
 """llm_model_open on corrupted model files: every blob error code of
 BLOB_FORMAT.md reached by corrupting one field of a valid blob written by
 llmtools (tensor_table() to find fields, fix_crc() so later checks are
-reached), legacy llama2.c checkpoint errors, truncation at many lengths and
+reached), every malformed metadata record (each LLM_ERR_META_* code, the
+record rewritten in place), legacy llama2.c checkpoint errors, truncation at many lengths and
 random header/table corruption, none of which may crash. The firmware reads
 each (prefix of a) file into a buffer of exactly its size, so the sanitizer
 build catches any read past the end."""
