@@ -2,8 +2,9 @@
 BLOB_FORMAT.md reached by corrupting one field of a valid blob written by
 llmtools (tensor_table() to find fields, fix_crc() so later checks are
 reached), every malformed metadata record (each LLM_ERR_META_* code, the
-record rewritten in place), legacy llama2.c checkpoint errors, truncation at many lengths and
-random header/table corruption, none of which may crash. The firmware reads
+record rewritten in place), legacy llama2.c checkpoint errors, truncation at
+many lengths and random header/table/metadata corruption, none of which may
+crash. The firmware reads
 each (prefix of a) file into a buffer of exactly its size, so the sanitizer
 build catches any read past the end."""
 import random
