@@ -311,8 +311,8 @@ llm_status llm_encode(const llm_ctx *ctx, const char *text, int bos, int eos,
 
 /* Text of token after prev, by llama2.c's rules: the leading space is dropped
  * after BOS (the model's bos_id), <0xXX> gives the raw byte, and a single
- * byte that is neither printable nor whitespace gives length 0. Returns the length; *piece is not
- * NUL-terminated. */
+ * byte that is neither printable nor whitespace gives length 0. Returns the
+ * length; *piece is not NUL-terminated. */
 size_t llm_decode(const llm_ctx *ctx, int32_t prev, int32_t token, const char **piece);
 
 /* (Re)seed and configure the sampler. */
