@@ -24,7 +24,13 @@
  *                                 llm_model_open: size, and when OK format dim
  *                                 hidden_dim n_layers n_heads n_kv_heads
  *                                 vocab_size seq_len rope_theta norm_eps (bits)
- *                                 tied tokenizer (embedded bytes)
+ *                                 tied tokenizer (embedded bytes) bos eos
+ *                                 meta (metadata pairs)
+ *   meta                          every llm_model_meta_at pair: count, nul
+ *                                 (all NUL-terminated at their length),
+ *                                 past_end (status of pair count),
+ *                                 keys=<hex>,... values=<hex>,... lens=<list>
+ *   meta <hex key>                llm_model_meta: when OK len nul value=<hex>
  *   tok <path> | tok -            external tokenizer for the next init, or none
  *   init <seq_len> [<kv>]         llm_arena_size, then llm_init on a fresh arena
  *   init_short <seq_len> [<kv>]   of exactly that size (init_short: one byte
@@ -99,6 +105,7 @@ static const struct {
     cmd_fn fn;
 } commands[] = {
     {"info", fw_cmd_info},         {"reset", fw_cmd_reset},     {"model", fw_cmd_model},
+    {"meta", fw_cmd_meta},
     {"tok", fw_cmd_tok},           {"init", fw_cmd_init},       {"init_short", fw_cmd_init},
     {"forward", fw_cmd_forward},   {"sample", fw_cmd_sample},   {"encode", fw_cmd_encode},
     {"decode", fw_cmd_decode},     {"generate", fw_cmd_generate}, {"kernel", fw_cmd_kernel},

@@ -57,6 +57,7 @@ void fw_drop_all(void);
 void fw_cmd_info(const char *cmd, char *args);
 void fw_cmd_reset(const char *cmd, char *args);
 void fw_cmd_model(const char *cmd, char *args);
+void fw_cmd_meta(const char *cmd, char *args);
 void fw_cmd_tok(const char *cmd, char *args);
 void fw_cmd_init(const char *cmd, char *args);
 void fw_cmd_forward(const char *cmd, char *args);

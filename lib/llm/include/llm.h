@@ -56,6 +56,17 @@ typedef enum llm_status {
     LLM_ERR_STATE_MODEL,    /* restore: saved with another model (config or weights) */
     LLM_ERR_STATE_KV_TYPE,  /* restore: saved with another kv_type */
     LLM_ERR_STATE_CONTEXT,  /* restore: more positions than this context's seq_len */
+    LLM_ERR_NOT_FOUND,      /* llm_model_meta: no such key */
+    /* Malformed blob metadata (BLOB_FORMAT.md "Metadata", checked in this order): */
+    LLM_ERR_META_TRUNCATED, /* a length runs past the end of the record */
+    LLM_ERR_META_VERSION,   /* record version is not 1 */
+    LLM_ERR_META_COUNT,     /* pair count outside 1..LLM_META_MAX_PAIRS */
+    LLM_ERR_META_KEY,       /* key empty, too long, or not [a-z][a-z0-9_.]* */
+    LLM_ERR_META_TERMINATOR,/* the byte after a key or value is not NUL */
+    LLM_ERR_META_VALUE,     /* value not UTF-8 or contains NUL */
+    LLM_ERR_META_DUPLICATE, /* a key appears twice */
+    LLM_ERR_META_TRAILING,  /* bytes after the last pair */
+    LLM_ERR_META_TOKEN_ID,  /* bos_id/eos_id not a plain decimal below vocab_size */
     LLM_STATUS_COUNT
 } llm_status;
 
@@ -154,6 +165,11 @@ typedef struct llm_model {
     llm_layer layers[LLM_MAX_LAYERS];
     const uint8_t *tokenizer; /* embedded tokenizer (llama2.c format) or NULL */
     size_t tokenizer_size;
+    const uint8_t *meta;      /* (meta_size) validated metadata record or NULL */
+    size_t meta_size;
+    uint32_t meta_count;      /* metadata pairs, 0 without metadata */
+    int32_t bos_id;           /* metadata bos_id, else 1: 0..vocab_size-1 */
+    int32_t eos_id;           /* metadata eos_id, else 2: 0..vocab_size-1 */
     uint8_t format;           /* LLM_FORMAT_* */
 } llm_model;
 
@@ -166,6 +182,25 @@ typedef struct llm_model {
  * checkpoint must be exactly its file length.
  */
 llm_status llm_model_open(llm_model *m, const void *data, size_t size);
+
+/* ------------------------------------------------------------------ metadata */
+
+/* Limits of the blob metadata record (BLOB_FORMAT.md "Metadata"). */
+enum { LLM_META_MAX_PAIRS = 64, LLM_META_MAX_KEY = 64 };
+
+/* Key/value pairs of an opened model's metadata, in blob order: 0 for a
+ * llama2.c checkpoint or a blob without metadata, else 1..LLM_META_MAX_PAIRS. */
+uint32_t llm_model_meta_count(const llm_model *m);
+
+/* Pair i (0..count-1). *key and *value point into the blob and are
+ * NUL-terminated; *len is the value's length without the NUL (len may be
+ * NULL). LLM_ERR_ARG when i >= count or m, key or value is NULL. */
+llm_status llm_model_meta_at(const llm_model *m, uint32_t i, const char **key,
+                             const char **value, size_t *len);
+
+/* The value of key (NUL-terminated, compared bytewise), as llm_model_meta_at
+ * gives it; LLM_ERR_NOT_FOUND when the model has no such key (*value NULL). */
+llm_status llm_model_meta(const llm_model *m, const char *key, const char **value, size_t *len);
 
 /* ------------------------------------------------------------------ context */
 
@@ -195,6 +230,7 @@ typedef struct llm_tokenizer {
     uint32_t max_token_len;
     const uint32_t *offsets;  /* (vocab_size) byte offset of each token's record */
     const uint16_t *sorted;   /* (vocab_size) ids sorted by token bytes */
+    int32_t bos_id, eos_id;   /* the model's, for llm_encode / llm_decode */
     char *merge_buf;          /* (2*max_token_len + 2) scratch for BPE merges */
 } llm_tokenizer;
 
@@ -264,7 +300,8 @@ llm_status llm_forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits
 
 /* Tokenize NUL-terminated UTF-8 text as llama2.c does (dummy-prefix space,
  * code-point lookup, <0xXX> byte fallback, greedy best-score merges), with
- * optional BOS (1) / EOS (2). Writes at most max_tokens ids. Merging runs in
+ * optional BOS / EOS (the model's bos_id / eos_id: 1 and 2 unless its
+ * metadata says otherwise). Writes at most max_tokens ids. Merging runs in
  * tokens itself as 16-bit ids, so the unmerged sequence (up to one id per
  * byte, plus BOS and the dummy prefix) must fit 2 * max_tokens ids; that or a
  * result over max_tokens gives LLM_ERR_PROMPT_TOO_LONG. Uses the ctx's merge
@@ -273,9 +310,9 @@ llm_status llm_encode(const llm_ctx *ctx, const char *text, int bos, int eos,
                       int32_t *tokens, size_t max_tokens, size_t *n_tokens);
 
 /* Text of token after prev, by llama2.c's rules: the leading space is dropped
- * after BOS, <0xXX> gives the raw byte, and a single byte that is neither
- * printable nor whitespace gives length 0. Returns the length; *piece is not
- * NUL-terminated. */
+ * after BOS (the model's bos_id), <0xXX> gives the raw byte, and a single
+ * byte that is neither printable nor whitespace gives length 0. Returns the
+ * length; *piece is not NUL-terminated. */
 size_t llm_decode(const llm_ctx *ctx, int32_t prev, int32_t token, const char **piece);
 
 /* (Re)seed and configure the sampler. */
@@ -342,7 +379,7 @@ llm_status llm_state_restore(llm_ctx *ctx, const void *buf, size_t len, uint32_t
 typedef int (*llm_piece_fn)(const char *piece, size_t len, void *user);
 
 typedef enum llm_end {
-    LLM_END_EOS = 0,     /* the model produced BOS or EOS (end of text) */
+    LLM_END_EOS = 0,     /* the model produced its BOS or EOS id (end of text) */
     LLM_END_BUDGET,      /* n_steps positions done */
     LLM_END_CONTEXT,     /* the context is full */
     LLM_END_STOP_STRING, /* a stop string appeared (it is not emitted) */

@@ -30,6 +30,16 @@ static const char *const status_names[] = {
     "LLM_ERR_STATE_MODEL",
     "LLM_ERR_STATE_KV_TYPE",
     "LLM_ERR_STATE_CONTEXT",
+    "LLM_ERR_NOT_FOUND",
+    "LLM_ERR_META_TRUNCATED",
+    "LLM_ERR_META_VERSION",
+    "LLM_ERR_META_COUNT",
+    "LLM_ERR_META_KEY",
+    "LLM_ERR_META_TERMINATOR",
+    "LLM_ERR_META_VALUE",
+    "LLM_ERR_META_DUPLICATE",
+    "LLM_ERR_META_TRAILING",
+    "LLM_ERR_META_TOKEN_ID",
 };
 typedef char llm__status_names_match_enum
     [sizeof status_names / sizeof status_names[0] == LLM_STATUS_COUNT ? 1 : -1];
