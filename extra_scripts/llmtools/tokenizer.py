@@ -74,14 +74,17 @@ def _cstr(b: bytes) -> bytes:
 
 
 class Tokenizer:
-    """llama2.c BPE tokenizer. vocab_size None reads every record in data.
+    """llama2.c BPE tokenizer. vocab_size None reads every record in data;
+    bos_id / eos_id are the model's (a blob's metadata may name others).
     prefix_unless_space: no dummy prefix before a text that starts with a
     space (a blob's LLM_TOK_PREFIX_UNLESS_SPACE flag, transformers' Metaspace
     rule); by default it always comes first (llama2.c, SentencePiece)."""
 
-    def __init__(self, data: bytes, vocab_size: int | None = None, prefix_unless_space: bool = False):
+    def __init__(self, data: bytes, vocab_size: int | None = None, bos_id: int = BOS,
+                 eos_id: int = EOS, prefix_unless_space: bool = False):
         self.prefix_unless_space = bool(prefix_unless_space)
         self.max_token_length, self.vocab, self.scores = parse_tokenizer(data, vocab_size)
+        self.bos_id, self.eos_id = bos_id, eos_id
         self.vocab_size = len(self.vocab)
         self._scores32 = [float(np.float32(s)) for s in self.scores]
         self._cvocab = [_cstr(t) for t in self.vocab]
@@ -100,7 +103,7 @@ class Tokenizer:
         """Token ids of text (str, or bytes for raw/invalid UTF-8) as run.c encode()."""
         raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         raw = _cstr(raw)  # C stops at the first NUL
-        tokens = [BOS] if bos else []
+        tokens = [self.bos_id] if bos else []
         if raw and not (self.prefix_unless_space and raw[:1] == b" "):
             # Dummy prefix; a vocab without " " gets its byte token.
             tokens.append(self._lookup.get(b" ", BYTE0 + 0x20))
@@ -119,7 +122,7 @@ class Tokenizer:
             i = j
         self._merge(tokens)
         if eos:
-            tokens.append(EOS)
+            tokens.append(self.eos_id)
         return tokens
 
     def _pair(self, a: int, b: int):
@@ -149,7 +152,7 @@ class Tokenizer:
     def piece(self, prev: int, token: int) -> bytes:
         """run.c decode(): the token's text after prev, before safe_printf."""
         p = self._cvocab[token]
-        if prev == BOS and p[:1] == b" ":
+        if prev == self.bos_id and p[:1] == b" ":
             p = p[1:]
         m = _BYTE_TOKEN.match(p)
         if m:

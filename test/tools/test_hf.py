@@ -377,33 +377,18 @@ def test_tokenizer_padded_to_model_vocab(tok_folders):
     ("{% for m in messages %}<|user|>\n{{ m['content'] }}</s>{% endfor %}", "zephyr"),
     ("{{ messages }}", None),
 ])
-def test_metadata_dict(tok_folders, tmp_path, capsys, monkeypatch, template, name):
-    """The metadata built for write_blob(..., metadata=) once it takes one."""
+def test_metadata(tok_folders, tmp_path, capsys, template, name):
+    """The blob's metadata record of a Hugging Face conversion."""
     d = tmp_path / "m"
     shutil.copytree(tok_folders["model"], d)
     H.make_llama(d, "tied", seed=1, vocab_size=H.SPM_VOCAB, n_pos=1)
     (d / "tokenizer_config.json").write_text(json.dumps({"chat_template": template}))
-    seen = {}
-    real = B.write_blob
-
-    def write_blob(config, weights, tokenizer=None, progress=None, metadata=None, **kw):
-        seen.update(metadata)
-        return real(config, weights, tokenizer, progress, **kw)
-
-    monkeypatch.setattr(B, "write_blob", write_blob)
-    rc, so, err = convert([d, "-o", tmp_path / "o.llmb", "--weights", "q8"], capsys)
+    rc, so, err = convert([d, "-o", tmp_path / "o.llmb", "--weights", "q8", "--meta", "name=tiny"], capsys)
     assert rc == 0, err
     from llmtools.download import sha256_file
-    want = {"name": "m", "source": str(d), "source_sha256": sha256_file(d / "model.safetensors"),
-            "bos_id": 1, "eos_id": 2, "train_ctx": 16, "recipe": "weights=q8"}
+    want = {"name": "tiny", "source": "m", "source_sha256": sha256_file(d / "model.safetensors"),
+            "bos_id": "1", "eos_id": "2", "train_ctx": "16", "recipe": "weights=q8 group_size=32"}
     if name:
         want["chat_template"] = name
-    assert seen == want
-
-
-def test_no_metadata_parameter(hf_models, tmp_path, capsys):
-    """Before blob metadata exists, write_blob is called without it."""
-    import inspect
-    rc, _, err = convert([hf_models["tied"][0], "-o", tmp_path / "o.llmb"], capsys)
-    assert rc == 0, err
-    assert cli._accepts_metadata() == ("metadata" in inspect.signature(B.write_blob).parameters)
+    got = B.read_blob((tmp_path / "o.llmb").read_bytes()).metadata
+    assert got == want
