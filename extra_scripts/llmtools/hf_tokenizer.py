@@ -15,7 +15,8 @@ per piece: the encoder (lib/llm/src/tokenizer.c) starts from the text's code
 points, or their <0xXX> byte pieces when a code point is not a piece, and
 repeatedly merges the adjacent pair whose concatenation is the best-scoring
 piece, the leftmost on ties, which is SentencePiece's BPE encoding. The
-library takes BOS = 1, EOS = 2 and byte b = 3 + b; other layouts are refused.
+library takes byte b = 3 + b and BOS / EOS from the blob's metadata (1 and 2
+in Llama 2 and TinyLlama); other layouts are refused.
 Pieces SentencePiece never produces by merging (control, unknown, byte,
 unused) get the score -1e10, which the encoder never merges (its floor).
 
@@ -35,7 +36,7 @@ import struct
 from pathlib import Path
 
 from .hf import HfError
-from .tokenizer import BOS, BYTE0, EOS, tokenizer_bin
+from .tokenizer import BYTE0, tokenizer_bin
 
 SPACE = "\u2581"
 NO_MERGE = -1e10  # the encoder's merge floor: a piece with this score never forms
@@ -136,10 +137,12 @@ def parse_sentencepiece(data: bytes) -> dict:
 # ------------------------------------------------------------------ result
 
 def _check_layout(pieces, unk: int | None, bos: int, eos: int, is_byte, where: str) -> None:
-    """The ids the library assumes: BOS 1, EOS 2, byte b at 3 + b."""
-    if bos != BOS or eos != EOS:
-        raise HfError(f"unsupported: {where} has BOS id {bos} and EOS id {eos}; the library "
-                      f"uses BOS {BOS} and EOS {EOS}")
+    """The ids the library assumes: byte b at 3 + b; BOS and EOS two other
+    ids (the blob's metadata names them; llama2.c's are 1 and 2)."""
+    if not (0 <= bos < len(pieces) and 0 <= eos < len(pieces)) or bos == eos or \
+            BYTE0 <= bos < BYTE0 + 256 or BYTE0 <= eos < BYTE0 + 256:
+        raise HfError(f"unsupported: {where} has BOS id {bos} and EOS id {eos}; they must be "
+                      f"two ids outside the byte pieces {BYTE0}..{BYTE0 + 255}")
     if len(pieces) < BYTE0 + 256:
         raise HfError(f"unsupported: {where} has {len(pieces)} pieces, fewer than the "
                       f"{BYTE0 + 256} of byte fallback")

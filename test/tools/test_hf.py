@@ -247,7 +247,8 @@ def test_refused_tokenizer_json_byte_level(hf_models, tmp_path, capsys):
     (dict(model_type="unigram"), ["unsupported", "unigram"]),
     (dict(byte_fallback=False), ["unsupported", "byte_fallback"]),
     (dict(normalization_rule_name="nmt_nfkc"), ["unsupported", "nmt_nfkc"]),
-    (dict(bos_id=2, eos_id=1), ["unsupported", "BOS id 2"]),
+    (dict(bos_id=-1), ["unsupported", "BOS id -1"]),
+    (dict(unk_id=3, bos_id=0, eos_id=1), ["unsupported", "<0x00>"]),
 ])
 def test_refused_sentencepiece(tmp_path, kw, words):
     import sentencepiece as spm
@@ -262,6 +263,26 @@ def test_refused_sentencepiece(tmp_path, kw, words):
         HT.from_sentencepiece((tmp_path / "s.model").read_bytes(), H.SPM_VOCAB)
     for w in words:
         assert w in str(e.value)
+
+
+def test_other_bos_eos_ids(tmp_path, capsys):
+    """BOS 2 and EOS 1: carried by the metadata, which the library reads."""
+    import sentencepiece as spm
+    (tmp_path / "t.txt").write_text(H.TRAIN_TEXT)
+    spm.SentencePieceTrainer.train(
+        input=str(tmp_path / "t.txt"), model_prefix=str(tmp_path / "tokenizer"), vocab_size=H.SPM_VOCAB,
+        model_type="bpe", byte_fallback=True, character_coverage=1.0, normalization_rule_name="identity",
+        remove_extra_whitespaces=False, minloglevel=2, num_threads=1, pad_id=-1, bos_id=2, eos_id=1)
+    d = tmp_path / "m"
+    d.mkdir()
+    shutil.copyfile(tmp_path / "tokenizer.model", d / "tokenizer.model")
+    H.make_llama(d, "tied", seed=1, vocab_size=H.SPM_VOCAB, n_pos=1)
+    rc, so, err = convert([d, "-o", tmp_path / "o.llmb"], capsys)
+    assert rc == 0, err
+    b = B.read_blob((tmp_path / "o.llmb").read_bytes())
+    assert (b.metadata["bos_id"], b.metadata["eos_id"]) == ("2", "1")
+    t = Tokenizer(b.tokenizer, H.SPM_VOCAB)
+    assert (t.vocab[2], t.vocab[1]) == (b"\n<s>\n", b"\n</s>\n")
 
 
 # ------------------------------------------------------------------ tokenizer
