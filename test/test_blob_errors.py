@@ -166,6 +166,11 @@ CASES = {
     'tokenizer_with_layer': (ent(B.KIND_TOKENIZER, 'layer', 'H', 1), True, 'LLM_ERR_TENSOR_TABLE'),
     'duplicate': (ent(B.KIND_WQ, 'layer', 'H', 0, layer=1), True, 'LLM_ERR_TENSOR_TABLE'),
     'reserved_nonzero': (ent(B.KIND_WV, 'reserved', '8s', b'\0\0\0\x01\0\0\0\0'), True, 'LLM_ERR_TENSOR_TABLE'),
+    'flags_on_weight': (ent(B.KIND_WV, 'reserved', '8s', b'\x01' + b'\0' * 7), True, 'LLM_ERR_TENSOR_TABLE'),
+    'tokenizer_flag_unknown': (ent(B.KIND_TOKENIZER, 'reserved', '8s', b'\x02' + b'\0' * 7), True,
+                               'LLM_ERR_TENSOR_TABLE'),
+    'tokenizer_reserved_nonzero': (ent(B.KIND_TOKENIZER, 'reserved', '8s', b'\x01\x01' + b'\0' * 6), True,
+                                   'LLM_ERR_TENSOR_TABLE'),
     'missing_final_norm': (lambda d: put(d, H['n_tensors'], 'I', len(B.tensor_table(d)) - 3), True,
                            'LLM_ERR_TENSOR_TABLE'),
     # DTYPE

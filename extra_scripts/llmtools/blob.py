@@ -60,6 +60,11 @@ DTYPE_Q4 = 3
 DTYPE_U8 = 4
 DTYPE_NAMES = {DTYPE_F32: "f32", DTYPE_F16: "f16", DTYPE_Q8: "q8",
                DTYPE_Q4: "q4", DTYPE_U8: "u8"}
+# Flags of the embedded tokenizer, in the first reserved byte of its entry
+# (llm.h LLM_TOK_*): no dummy prefix before a text that starts with a space.
+TOK_PREFIX_UNLESS_SPACE = 1
+TOK_FLAGS_KNOWN = TOK_PREFIX_UNLESS_SPACE
+
 # Group sizes q8/q4 tensors may use (kernels/ref/quantize.h).
 GROUP_SIZES = (16, 32, 64, 128, 256)
 
@@ -293,7 +298,7 @@ class BlobContents(tuple):
 
 
 def write_blob(config: Config, weights: dict, tokenizer: bytes | None = None,
-               progress=None, metadata: dict | None = None) -> bytes:
+               progress=None, metadata: dict | None = None, tokenizer_flags: int = 0) -> bytes:
     """Serialize a model (and optionally tokenizer.bin bytes) as a blob.
 
     weights: 'tok_emb', 'final_norm', optional 'cls' (absent = tied) and lists of
@@ -302,8 +307,11 @@ def write_blob(config: Config, weights: dict, tokenizer: bytes | None = None,
     group size. progress, if given, is called with the byte count of each
     tensor as it is written. metadata: str keys and values (META_KEYS are the
     known ones; an int value is written as its decimal), stored as the
-    metadata record; None or {} writes none.
+    metadata record; None or {} writes none. tokenizer_flags: TOK_* bits
+    stored with the tokenizer (0 = llama2.c's encoding).
     """
+    if tokenizer_flags & ~TOK_FLAGS_KNOWN or (tokenizer_flags and tokenizer is None):
+        raise ValueError(f"tokenizer_flags {tokenizer_flags} without a tokenizer or with unknown bits")
     validate_config(config, max_layers=MAX_LAYERS_LIMIT)
     shapes = tensor_shapes(config)
     items = [(KIND_TOK_EMB, 0, weights["tok_emb"])]
@@ -320,7 +328,7 @@ def write_blob(config: Config, weights: dict, tokenizer: bytes | None = None,
 
     from .quant import QTensor  # late: quant imports this module
 
-    entries = []  # (kind, layer, dtype, ndim, group_size, rows, cols, payload bytes)
+    entries = []  # (kind, layer, dtype, ndim, group_size, rows, cols, payload bytes[, reserved])
     for kind, layer, arr in items:
         rows, cols, ndim = shapes[kind]
         if isinstance(arr, QTensor):
@@ -337,7 +345,8 @@ def write_blob(config: Config, weights: dict, tokenizer: bytes | None = None,
                         np.ascontiguousarray(a, dtype="<f4").tobytes()))
     if tokenizer is not None:
         tok = bytes(tokenizer)
-        entries.append((KIND_TOKENIZER, 0, DTYPE_U8, 1, 0, len(tok), 1, tok))
+        entries.append((KIND_TOKENIZER, 0, DTYPE_U8, 1, 0, len(tok), 1, tok,
+                        bytes([tokenizer_flags]) + b"\0" * 7))
     if metadata:
         rec = encode_metadata(metadata)
         parse_metadata(rec, config.vocab_size)  # e.g. a bos_id past the vocabulary
@@ -353,9 +362,11 @@ def write_blob(config: Config, weights: dict, tokenizer: bytes | None = None,
         raise ValueError(f"blob would be {total} bytes; the format's offsets are 32-bit")
 
     buf = bytearray(total)
-    for i, ((kind, layer, dtype, ndim, gs, rows, cols, payload), off) in enumerate(zip(entries, offsets)):
+    for i, (e, off) in enumerate(zip(entries, offsets)):
+        kind, layer, dtype, ndim, gs, rows, cols, payload = e[:8]
+        reserved = e[8] if len(e) > 8 else b"\0" * 8
         _ENTRY.pack_into(buf, HEADER_SIZE + i * ENTRY_SIZE, kind, layer, dtype, ndim, gs,
-                         rows, cols, off, len(payload), b"\0" * 8)
+                         rows, cols, off, len(payload), reserved)
         buf[off:off + len(payload)] = payload
         if progress is not None:
             progress(len(payload))
@@ -393,6 +404,14 @@ def tensor_table(data) -> list:
                         rows=rows, cols=cols, offset=off, nbytes=nb, reserved=res,
                         entry_offset=eo))
     return out
+
+
+def tokenizer_flags(data) -> int:
+    """TOK_* flags of a blob's embedded tokenizer (0 without one); unvalidated."""
+    for e in tensor_table(data):
+        if e["kind"] == KIND_TOKENIZER:
+            return e["reserved"][0]
+    return 0
 
 
 def stored_crc(data) -> int:
@@ -465,7 +484,8 @@ def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS) 
             raise BlobError("LLM_ERR_TENSOR_TABLE", f"{where}: {name} layer {layer} not in 0..{lim - 1}")
         if (kind, layer) in seen:
             raise BlobError("LLM_ERR_TENSOR_TABLE", f"{where}: duplicate {name} layer {layer}")
-        if e["reserved"] != b"\0" * 8:
+        flags_allowed = TOK_FLAGS_KNOWN if kind == KIND_TOKENIZER else 0
+        if e["reserved"][1:] != b"\0" * 7 or e["reserved"][0] & ~flags_allowed:
             raise BlobError("LLM_ERR_TENSOR_TABLE", f"{where}: reserved bytes not zero")
         # LLM_ERR_DTYPE: the tokenizer and metadata are u8; weights f32,
         # matrices also q8/q4 with an allowed group size (only quantized

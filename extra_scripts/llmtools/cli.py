@@ -1,4 +1,5 @@
-"""Command-line tools: llm-convert, llm-inspect, llm-download, llm-arduino-pack.
+"""Command-line tools: llm-convert (llama2.c or Hugging Face Llama -> blob), llm-inspect,
+llm-download, llm-arduino-pack.
 
 Also `python -m llmtools {convert,inspect,download,arduino-pack} ...`. User errors (bad
 files, wrong sizes, hash mismatches) print one line to stderr and exit 2.
@@ -15,6 +16,7 @@ from pathlib import Path
 from . import arduino
 from . import blob as B
 from . import download as D
+from . import hf
 from . import quant
 from .llama2c import read_checkpoint
 from .tokenizer import Tokenizer
@@ -54,13 +56,17 @@ def _config_line(c: B.Config) -> str:
 
 def _convert_args(p: argparse.ArgumentParser) -> None:
     p.description = ("Convert a llama2.c checkpoint (legacy run.c format, or export.py "
-                     "version 1 'ak42' fp32) into an llm blob (lib/llm/BLOB_FORMAT.md), "
+                     "version 1 'ak42' fp32) or a Hugging Face LlamaForCausalLM folder "
+                     "(safetensors; tokenizer.json or tokenizer.model embedded) into an llm "
+                     "blob (lib/llm/BLOB_FORMAT.md), "
                      "optionally with int8 (q8) or int4 (q4) weights.")
     p.epilog = ("examples:\n"
                 "  llm-convert stories260K.bin --tokenizer tok512.bin -o stories260K.llmb\n"
                 "  llm-convert stories260K.bin -t tok512.bin --weights q8 -o stories260K_q8.llmb\n"
                 "  llm-convert stories15M.bin --weights q4 --override tok_emb=q4 -o s15M_q4.llmb\n"
                 "  llm-convert stories260K.bin --llama2c-q80 stories260K_q80.bin   (for llama2.c's runq)\n"
+                "  llm-convert path/to/TinyLlama-folder --weights q8 -o tinyllama_q8.llmb\n"
+                "  llm-convert --hf-repo OWNER/NAME@<commit> --weights q4 -o model.llmb\n"
                 "weights: q8 = every matrix int8, one bf16 scale per group (default group 32);\n"
                 "  q4 = every matrix int4 with a bf16 scale and offset per group (group 32),\n"
                 "  rounded by GPTQ on input statistics of text the model samples itself,\n"
@@ -70,11 +76,21 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
                 "  (the file name) and source_sha256, bos_id 1, eos_id 2, train_ctx (seq_len)\n"
                 "  and recipe (the weight options used); --meta adds or replaces a pair.\n"
                 "exit status: 0 ok, 2 malformed input (bad magic, truncated, sizes that do "
-                "not match the header, tokenizer vocab mismatch), bad option or unreadable file")
+                "not match the header, tokenizer vocab mismatch), a Hugging Face model or tokenizer this "
+                "library cannot run (the line says what is unsupported), bad option or unreadable file")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("checkpoint", help="llama2.c model file (e.g. stories260K.bin)")
+    p.add_argument("checkpoint", nargs="?", help="llama2.c model file (e.g. stories260K.bin), or a "
+                   "Hugging Face Llama folder (config.json, model.safetensors or shards with "
+                   "model.safetensors.index.json, tokenizer.json or tokenizer.model)")
+    p.add_argument("--hf-repo", metavar="ID@REVISION", help="download a Hugging Face Llama "
+                   "repository at a pinned commit (40-hex) into the cache and convert it")
     p.add_argument("--tokenizer", "-t", metavar="TOK", help="llama2.c tokenizer.bin to embed; "
-                   "its vocabulary size must equal the model's")
+                   "its vocabulary size must equal the model's (a Hugging Face folder's own "
+                   "tokenizer is embedded without it)")
+    p.add_argument("--dummy-prefix", choices=("unless-space", "always"),
+                   help="Hugging Face tokenizers: unless-space (default) adds the dummy prefix "
+                   "\N{LOWER ONE EIGHTH BLOCK} only before a text that does not start with a space, as "
+                   "transformers' LlamaTokenizer does; always adds it, as SentencePiece and llama2.c do")
     p.add_argument("-o", "--output", metavar="OUT", help="blob file to write")
     p.add_argument("--weights", choices=("f32", "q8", "q4"), default="f32",
                    help="dtype of the weight matrices (default: %(default)s)")
@@ -166,9 +182,7 @@ def _convert(a) -> int:
     except ValueError as e:
         raise OptionError(str(e)) from None
     extra_meta = _parse_meta(a.meta)
-    raw = _read(a.checkpoint)
-    config, weights = read_checkpoint(raw)
-    metadata = checkpoint_metadata(a.checkpoint, raw, config, _recipe_text(a, spec))
+    config, weights, tok_bytes, metadata, tok_flags = _load_source(a, _recipe_text(a, spec))
     metadata.update(extra_meta)
     try:  # before the slow steps: a --meta the record cannot hold
         B.parse_metadata(B.encode_metadata(metadata), config.vocab_size)
@@ -176,7 +190,6 @@ def _convert(a) -> int:
         raise
     except ValueError as e:
         raise OptionError(str(e)) from None
-    tok_bytes = None
     if a.tokenizer:
         tok_bytes = _read(a.tokenizer)
         tok = Tokenizer(tok_bytes)
@@ -207,7 +220,8 @@ def _convert(a) -> int:
     n_bytes = sum(quant.payload_size(x) for x in _all_tensors(weights)) + len(tok_bytes or b"")
     with tqdm(total=n_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="write",
               disable=True if a.no_progress else None, leave=False) as bar:
-        data = B.write_blob(config, weights, tok_bytes, progress=bar.update, metadata=metadata)
+        data = B.write_blob(config, weights, tok_bytes, progress=bar.update, metadata=metadata,
+                            tokenizer_flags=tok_flags)
     _write_atomic(Path(a.output), data)
     if reports:
         print(f"  {'tensor':<12} {'dtype':<5} {'group':>5} {'bytes':>9} {'rms err':>10} "
@@ -229,6 +243,64 @@ def _convert(a) -> int:
     if config.n_layers > B.MAX_LAYERS:
         print(f"note: {config.n_layers} layers; build the library with -DLLM_MAX_LAYERS={config.n_layers}")
     return 0
+
+
+def _load_source(a, recipe: str):
+    """(config, weights, tokenizer bytes or None, metadata dict, tokenizer
+    flags) of the input: a llama2.c checkpoint, a Hugging Face folder, or
+    --hf-repo."""
+    if a.hf_repo and a.checkpoint:
+        raise OptionError("give a checkpoint or --hf-repo, not both")
+    if not a.hf_repo and not a.checkpoint:
+        raise OptionError("give a checkpoint (file or Hugging Face folder) or --hf-repo ID@REVISION")
+    if a.hf_repo:
+        folder = D.hf_snapshot(a.hf_repo, progress=not a.no_progress)
+        return _load_hf(a, folder, recipe, source=a.hf_repo, name=a.hf_repo.partition("@")[0])
+    path = Path(a.checkpoint)
+    if path.is_dir():
+        if not hf.is_hf_folder(path):
+            raise OptionError(f"{path} is a folder without config.json: not a Hugging Face model")
+        return _load_hf(a, path, recipe, source=path.resolve().name, name=path.resolve().name)
+    if a.dummy_prefix:
+        raise OptionError("--dummy-prefix applies to Hugging Face tokenizers; a llama2.c "
+                          "tokenizer always gets the dummy prefix")
+    raw = _read(path)
+    config, weights = read_checkpoint(raw)
+    return config, weights, None, checkpoint_metadata(path, raw, config, recipe), 0
+
+
+def _load_hf(a, folder: Path, recipe: str, source: str, name: str):
+    from . import hf_tokenizer
+    config, weights, facts = hf.read_folder(folder)
+    tok_bytes, tok_facts, tok_flags = None, {}, 0
+    if a.tokenizer and a.dummy_prefix:
+        raise OptionError("--dummy-prefix applies to the folder's own tokenizer, not to --tokenizer")
+    if not a.tokenizer:
+        got = hf_tokenizer.read_folder_tokenizer(folder, config.vocab_size)
+        if got is None:
+            print(f"note: {folder} has no tokenizer.json or tokenizer.model; no tokenizer embedded")
+        else:
+            tok_bytes, tok_facts = got
+            print(f"tokenizer: {tok_facts['source']}, {tok_facts['n_pieces']} pieces, BOS "
+                  f"{tok_facts['bos_id']}, EOS {tok_facts['eos_id']}")
+            rule = a.dummy_prefix or "unless-space"
+            if rule == "unless-space":
+                tok_flags = B.TOK_PREFIX_UNLESS_SPACE
+            print(f"dummy prefix: {rule} ("
+                  + ("as transformers' LlamaTokenizer" if rule == "unless-space"
+                     else "as SentencePiece and llama2.c") + "; --dummy-prefix)")
+    meta = {"name": name, "source": source, "source_sha256": hf.source_sha256(folder),
+            "bos_id": tok_facts.get("bos_id", facts["bos_token_id"]),
+            "eos_id": tok_facts.get("eos_id", facts["eos_token_id"]),
+            "train_ctx": config.seq_len}
+    meta = {k: str(v) for k, v in meta.items() if isinstance(v, int) or isinstance(v, str)}
+    tmpl = hf_tokenizer.chat_template_name(folder)
+    if tmpl:
+        meta["chat_template"] = tmpl
+    meta["recipe"] = recipe
+    print(f"hugging face: {name}, {'tied' if facts['tied'] else 'untied'} embeddings, "
+          f"context {config.seq_len}{', chat template ' + tmpl if tmpl else ''}")
+    return config, weights, tok_bytes, meta, tok_flags
 
 
 def _all_tensors(weights: dict):
@@ -283,8 +355,11 @@ def _inspect(a) -> int:
         raw = data[tok[0]["offset"]:tok[0]["offset"] + tok[0]["nbytes"]]
         try:
             t = Tokenizer(raw)
+            flags = B.tokenizer_flags(data)
+            rule = ("no dummy prefix before a leading space" if flags & B.TOK_PREFIX_UNLESS_SPACE
+                    else "dummy prefix always")
             print(f"tokenizer: embedded, {t.vocab_size} tokens, max token length "
-                  f"{t.max_token_length}, {len(raw)} bytes")
+                  f"{t.max_token_length}, {len(raw)} bytes, {rule}")
         except B.BlobError as e:
             print(f"tokenizer: embedded, {len(raw)} bytes, unreadable ({e.message})")
     else:
@@ -367,7 +442,7 @@ def _arduino_pack(a) -> int:
 # ------------------------------------------------------------------ entry points
 
 _COMMANDS = {
-    "convert": (_convert_args, _convert, "llama2.c checkpoint -> llm blob"),
+    "convert": (_convert_args, _convert, "llama2.c checkpoint or Hugging Face Llama -> llm blob"),
     "inspect": (_inspect_args, _inspect, "print and validate an llm blob"),
     "download": (_download_args, _download, "fetch the default model files"),
     "arduino-pack": (arduino.add_args, _arduino_pack, "write the library as an Arduino library zip"),
@@ -382,6 +457,8 @@ def _run(func, args, prog: str) -> int:
     except OptionError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
     except D.DownloadError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+    except hf.HfError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
     except BrokenPipeError:  # e.g. `llm-inspect x | head`
         sys.stderr.close()

@@ -58,6 +58,16 @@ def parse_tokenizer(data, vocab_size: int | None = None):
     return max_len, vocab, scores
 
 
+def tokenizer_bin(vocab, scores) -> bytes:
+    """tokenizer.bin bytes of pieces (bytes) and their scores; max_token_length
+    is the longest piece (at least 1)."""
+    max_len = max(1, max((len(t) for t in vocab), default=1))
+    parts = [struct.pack("<I", max_len)]
+    for t, s in zip(vocab, scores):
+        parts.append(struct.pack("<fi", s, len(t)) + t)
+    return b"".join(parts)
+
+
 def _cstr(b: bytes) -> bytes:
     i = b.find(b"\0")
     return b if i < 0 else b[:i]
@@ -65,10 +75,14 @@ def _cstr(b: bytes) -> bytes:
 
 class Tokenizer:
     """llama2.c BPE tokenizer. vocab_size None reads every record in data;
-    bos_id / eos_id are the model's (a blob's metadata may name others)."""
+    bos_id / eos_id are the model's (a blob's metadata may name others).
+    prefix_unless_space: no dummy prefix before a text that starts with a
+    space (a blob's LLM_TOK_PREFIX_UNLESS_SPACE flag, transformers' Metaspace
+    rule); by default it always comes first (llama2.c, SentencePiece)."""
 
     def __init__(self, data: bytes, vocab_size: int | None = None, bos_id: int = BOS,
-                 eos_id: int = EOS):
+                 eos_id: int = EOS, prefix_unless_space: bool = False):
+        self.prefix_unless_space = bool(prefix_unless_space)
         self.max_token_length, self.vocab, self.scores = parse_tokenizer(data, vocab_size)
         self.bos_id, self.eos_id = bos_id, eos_id
         self.vocab_size = len(self.vocab)
@@ -90,7 +104,7 @@ class Tokenizer:
         raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         raw = _cstr(raw)  # C stops at the first NUL
         tokens = [self.bos_id] if bos else []
-        if raw:
+        if raw and not (self.prefix_unless_space and raw[:1] == b" "):
             # Dummy prefix; a vocab without " " gets its byte token.
             tokens.append(self._lookup.get(b" ", BYTE0 + 0x20))
         i = 0

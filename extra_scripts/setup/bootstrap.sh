@@ -5,7 +5,8 @@
 #   1. apt-get: a C compiler, Python's venv/pip, the Arm GCC and QEMU for the
 #      emulated Cortex-M55, CMake and Ninja for ESP-IDF, the runtime libraries
 #      of Espressif's QEMU; only what is missing
-#   2. .venv with extra_scripts/setup/requirements.txt and llmtools (editable)
+#   2. .venv with extra_scripts/setup/requirements.txt (torch from PyTorch's CPU
+#      index) and llmtools (editable)
 #   3. PlatformIO's offline path (extra_scripts/setup/pio_offline_arm.py, which runs
 #      pio_offline.py too): tool-scons, the native platform, the Arm toolchain
 #   4. the ESP32-S3 tools (Xtensa GCC, ESP-IDF, ESP-DSP, Espressif's QEMU),
@@ -61,6 +62,20 @@ llm_install_system_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${pkgs[@]}"
 }
 
+# torch as requirements.txt pins it, from PyTorch's CPU-only index (PyPI's
+# Linux wheels pull in gigabytes of CUDA libraries the tests never use). When
+# that index is unreachable pip still looks in the configured indexes, so a
+# machine with its own mirror or wheel folder gets its wheel from there; the
+# requirements install afterwards finds torch satisfied.
+llm_install_cpu_torch() {
+    local spec
+    spec="$(grep -E '^torch==' "$LLM_ROOT/extra_scripts/setup/requirements.txt" | head -n1)"
+    [ -n "$spec" ] || return 0
+    "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check --retries 0 --timeout 20 \
+        --index-url https://download.pytorch.org/whl/cpu "$spec" ||
+        llm_say "PyTorch's CPU index unreachable and no $spec in the configured indexes; pip's default follows"
+}
+
 # The virtual environment, reinstalled only when its inputs change.
 llm_setup_venv() {
     if [ ! -x "$LLM_VENV/bin/python" ] || ! "$LLM_VENV/bin/python" -c '' >/dev/null 2>&1; then
@@ -73,6 +88,7 @@ llm_setup_venv() {
               | sha256sum | cut -d' ' -f1) $LLM_ROOT"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         llm_say "pip install (extra_scripts/setup/requirements.txt, llmtools)"
+        llm_install_cpu_torch
         "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check \
             -r "$LLM_ROOT/extra_scripts/setup/requirements.txt"
         "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$LLM_ROOT/extra_scripts/llmtools"

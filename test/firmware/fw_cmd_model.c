@@ -129,6 +129,7 @@ void fw_cmd_model(const char *cmd, char *args) {
         fw_out_f32_hex(&c->norm_eps, 1);
         fw_out_kv_u("tied", fw.model.cls.data == fw.model.tok_emb.data);
         fw_out_kv_u("tokenizer", fw.model.tokenizer_size);
+        fw_out_kv_u("tok_flags", fw.model.tokenizer_flags);
         fw_out_kv_i("bos", fw.model.bos_id);
         fw_out_kv_i("eos", fw.model.eos_id);
         fw_out_kv_u("meta", llm_model_meta_count(&fw.model));

@@ -24,8 +24,8 @@
  *                                 llm_model_open: size, and when OK format dim
  *                                 hidden_dim n_layers n_heads n_kv_heads
  *                                 vocab_size seq_len rope_theta norm_eps (bits)
- *                                 tied tokenizer (embedded bytes) bos eos
- *                                 meta (metadata pairs)
+ *                                 tied tokenizer (embedded bytes) tok_flags
+ *                                 (LLM_TOK_*) bos eos meta (metadata pairs)
  *   meta                          every llm_model_meta_at pair: count, nul
  *                                 (all NUL-terminated at their length),
  *                                 past_end (status of pair count),

@@ -223,6 +223,30 @@ def test_tensor_table_reserved(good):
     assert _code(data) == "LLM_ERR_TENSOR_TABLE"
 
 
+def test_tokenizer_flags(tiny):
+    """Bit 0 of the tokenizer entry's flags byte round-trips; unknown bits and
+    flags on other entries are table errors."""
+    c, w, tok = tiny
+    data = bytearray(B.write_blob(c, w, tok, tokenizer_flags=B.TOK_PREFIX_UNLESS_SPACE))
+    assert B.tokenizer_flags(data) == B.TOK_PREFIX_UNLESS_SPACE
+    assert B.read_blob(data)[2] == tok
+    assert B.tokenizer_flags(B.write_blob(c, w, tok)) == 0
+    e = [x for x in B.tensor_table(data) if x["kind"] == B.KIND_TOKENIZER][0]
+    for off, value in ((24, 3), (24, 2), (25, 1)):
+        bad = bytearray(data)
+        bad[e["entry_offset"] + off] = value
+        B.fix_crc(bad)
+        assert _code(bad) == "LLM_ERR_TENSOR_TABLE", (off, value)
+    bad = bytearray(data)
+    bad[B.tensor_table(data)[2]["entry_offset"] + 24] = 1
+    B.fix_crc(bad)
+    assert _code(bad) == "LLM_ERR_TENSOR_TABLE"
+    with pytest.raises(ValueError):
+        B.write_blob(c, w, None, tokenizer_flags=1)
+    with pytest.raises(ValueError):
+        B.write_blob(c, w, tok, tokenizer_flags=2)
+
+
 def test_tensor_table_missing(good):
     _, data = good
     # Overwrite final_norm's entry with the last entry (the tokenizer) and drop the last.

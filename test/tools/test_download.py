@@ -1,6 +1,7 @@
 """llm-download: files from LLM_MODELS_DIR (no network) or a file:// URL into a
 temporary cache, with SHA-256 checks. The network is blocked in every test."""
 import hashlib
+import json
 import urllib.request
 
 import pytest
@@ -150,3 +151,115 @@ def test_cli_download_mismatch_exit_code(tmp_path, monkeypatch, capsys, no_netwo
     assert cli.download_main([]) == 2
     err = capsys.readouterr().err
     assert "SHA-256 mismatch" in err and "stories260K.bin" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ --hf-repo
+
+REV = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _git_sha1(b: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(b) + b).hexdigest()
+
+
+@pytest.mark.parametrize("spec,words", [
+    ("owner/name", "no revision"),
+    ("owner/name@main", "not a 40-hex commit"),
+    ("owner/name@" + REV[:12], "not a 40-hex commit"),
+    ("owner/name@" + REV.upper(), "not a 40-hex commit"),
+    ("just-a-name@" + REV, "OWNER/NAME@REVISION"),
+    ("a/b/c@" + REV, "OWNER/NAME@REVISION"),
+])
+def test_hf_repo_needs_a_pinned_commit(spec, words):
+    with pytest.raises(D.DownloadError, match=words):
+        D.parse_hf_repo(spec)
+
+
+def test_hf_urls():
+    assert D.parse_hf_repo("TinyLlama/TinyLlama-1.1B-Chat-v1.0@" + REV) == ("TinyLlama/TinyLlama-1.1B-Chat-v1.0", REV)
+    assert D.hf_api_url("o/n", REV) == f"https://huggingface.co/api/models/o/n/revision/{REV}?blobs=true"
+    assert D.hf_file_url("o/n", REV, "model-00001-of-00002.safetensors") == \
+        f"https://huggingface.co/o/n/resolve/{REV}/model-00001-of-00002.safetensors"
+
+
+class _Resp:
+    def __init__(self, data: bytes):
+        self._data, self._pos, self.headers = data, 0, {"Content-Length": str(len(data))}
+
+    def read(self, n=-1):
+        chunk = self._data[self._pos:] if n < 0 else self._data[self._pos:self._pos + n]
+        self._pos += len(chunk)
+        return chunk
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def _hub(files: dict, lfs: set):
+    """A fake Hub serving files at REV: opener(url) and the URLs it was asked for."""
+    siblings = []
+    for name, data in files.items():
+        s = {"rfilename": name, "blobId": _git_sha1(data)}
+        if name in lfs:
+            s["lfs"] = {"sha256": _sha(data), "size": len(data)}
+        siblings.append(s)
+    siblings.append({"rfilename": "README.md", "blobId": "0" * 40})  # not needed, not fetched
+    api = json.dumps({"sha": REV, "siblings": siblings}).encode()
+    calls = []
+
+    def opener(url):
+        calls.append(url)
+        if url == D.hf_api_url("o/n", REV):
+            return _Resp(api)
+        for name, data in files.items():
+            if url == D.hf_file_url("o/n", REV, name):
+                return _Resp(data)
+        raise OSError(f"404 {url}")
+    return opener, calls
+
+
+def test_hf_snapshot_verifies_and_caches(tmp_path, no_network):
+    files = {"config.json": b'{"model_type": "llama"}', "model.safetensors": b"weights" * 100,
+             "tokenizer.model": b"spm"}
+    opener, calls = _hub(files, lfs={"model.safetensors", "tokenizer.model"})
+    folder = D.hf_snapshot("o/n@" + REV, cache=tmp_path, opener=opener, progress=False)
+    assert folder == tmp_path / "hf" / "o--n" / REV
+    for name, data in files.items():
+        assert (folder / name).read_bytes() == data
+    assert not (folder / "README.md").exists()
+    assert len(calls) == 1 + len(files)
+    # Second time: every file matches its listed hash, nothing is fetched.
+
+    def offline(url):
+        raise AssertionError(f"network access to {url}")
+    assert D.hf_snapshot("o/n@" + REV, cache=tmp_path, opener=offline, progress=False) == folder
+    # A damaged file is fetched again, and only that one.
+    (folder / "model.safetensors").write_bytes(b"damaged")
+    calls.clear()
+    D.hf_snapshot("o/n@" + REV, cache=tmp_path, opener=opener, progress=False)
+    assert calls == [D.hf_file_url("o/n", REV, "model.safetensors")]
+    assert (folder / "model.safetensors").read_bytes() == files["model.safetensors"]
+    assert no_network == []
+
+
+def test_hf_snapshot_rejects_wrong_content(tmp_path, no_network):
+    files = {"config.json": b"{}", "model.safetensors": b"good"}
+    opener, _ = _hub(files, lfs={"model.safetensors"})
+
+    def tampering(url):
+        r = opener(url)
+        return _Resp(b"evil") if url.endswith("model.safetensors") else r
+    with pytest.raises(D.DownloadError, match="SHA-256 mismatch"):
+        D.hf_snapshot("o/n@" + REV, cache=tmp_path, opener=tampering, progress=False)
+    assert not (tmp_path / "hf" / "o--n" / REV / "model.safetensors").exists()
+    assert not list((tmp_path / "hf" / "o--n" / REV).glob("*.part"))
+
+
+def test_convert_hf_repo_without_revision(tmp_path, cli, no_network):
+    r = cli("convert", "--hf-repo", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "-o", tmp_path / "o.llmb")
+    assert r.returncode == 2 and "no revision" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = cli("convert", "--hf-repo", "TinyLlama/TinyLlama-1.1B-Chat-v1.0@main", "-o", tmp_path / "o.llmb")
+    assert r.returncode == 2 and "40-hex" in r.stderr and len(r.stderr.strip().splitlines()) == 1

@@ -171,6 +171,7 @@ typedef struct llm_model {
     int32_t bos_id;           /* metadata bos_id, else 1: 0..vocab_size-1 */
     int32_t eos_id;           /* metadata eos_id, else 2: 0..vocab_size-1 */
     uint8_t format;           /* LLM_FORMAT_* */
+    uint8_t tokenizer_flags;  /* LLM_TOK_* of the embedded tokenizer (BLOB_FORMAT.md) */
 } llm_model;
 
 /*
@@ -224,8 +225,18 @@ llm_params llm_params_default(void);
 /* Arena bytes llm_init will use for this model and these params. */
 llm_status llm_arena_size(const llm_model *m, const llm_params *p, size_t *bytes);
 
+/* Tokenizer flags, stored with a blob's embedded tokenizer. */
+enum {
+    /* No dummy prefix before a text that already starts with a space, which
+     * then stands for it (transformers' Metaspace pre-tokenizer); without
+     * the flag the prefix always comes first (SentencePiece, llama2.c). */
+    LLM_TOK_PREFIX_UNLESS_SPACE = 1u,
+    LLM_TOK_FLAGS_KNOWN = 1u
+};
+
 typedef struct llm_tokenizer {
     const uint8_t *data;      /* llama2.c tokenizer.bin, read in place */
+    uint32_t flags;           /* LLM_TOK_*; 0 for a separate tokenizer.bin */
     uint32_t vocab_size;
     uint32_t max_token_len;
     const uint32_t *offsets;  /* (vocab_size) byte offset of each token's record */
@@ -299,9 +310,11 @@ size_t llm_arena_used(const llm_ctx *ctx);
 llm_status llm_forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits);
 
 /* Tokenize NUL-terminated UTF-8 text as llama2.c does (dummy-prefix space,
- * code-point lookup, <0xXX> byte fallback, greedy best-score merges), with
- * optional BOS / EOS (the model's bos_id / eos_id: 1 and 2 unless its
- * metadata says otherwise). Writes at most max_tokens ids. Merging runs in
+ * left out before a leading space when the embedded tokenizer has
+ * LLM_TOK_PREFIX_UNLESS_SPACE, code-point lookup, <0xXX> byte fallback,
+ * greedy best-score merges), with optional BOS / EOS (the model's bos_id /
+ * eos_id: 1 and 2 unless its metadata says otherwise). Writes at most
+ * max_tokens ids. Merging runs in
  * tokens itself as 16-bit ids, so the unmerged sequence (up to one id per
  * byte, plus BOS and the dummy prefix) must fit 2 * max_tokens ids; that or a
  * result over max_tokens gives LLM_ERR_PROMPT_TOO_LONG. Uses the ctx's merge

@@ -153,6 +153,7 @@ static llm_status layout(llm_ctx *ctx, const llm_model *m, const llm_params *p, 
             memset(&ctx->tok, 0, sizeof ctx->tok);
             return s;
         }
+        ctx->tok.flags = p->tokenizer ? 0u : m->tokenizer_flags;
     }
     ctx->tok.bos_id = m->bos_id;
     ctx->tok.eos_id = m->eos_id;

@@ -212,7 +212,8 @@ static void shape_of(const llm_config *c, uint32_t kind, uint32_t *rows, uint32_
 /* A decoded table entry. */
 typedef struct entry {
     uint32_t kind, layer, dtype, ndim, group_size, rows, cols, offset, nbytes;
-    int reserved_zero;
+    uint32_t reserved0; /* first reserved byte: the tokenizer's LLM_TOK_* flags */
+    int rest_zero;      /* the other 7 reserved bytes are 0 */
 } entry;
 
 static entry read_entry(const uint8_t *e) {
@@ -226,8 +227,9 @@ static entry read_entry(const uint8_t *e) {
     t.cols = llm__rd_u32(e + 12);
     t.offset = llm__rd_u32(e + 16);
     t.nbytes = llm__rd_u32(e + 20);
-    t.reserved_zero = 1;
-    for (int i = 24; i < 32; i++) t.reserved_zero &= e[i] == 0;
+    t.reserved0 = e[24];
+    t.rest_zero = 1;
+    for (int i = 25; i < 32; i++) t.rest_zero &= e[i] == 0;
     return t;
 }
 
@@ -262,7 +264,8 @@ static llm_status check_entry(llm_model *m, const uint8_t *blob, uint32_t i, uin
                  (unsigned)t.layer);
         return LLM_ERR_TENSOR_TABLE;
     }
-    if (!t.reserved_zero) {
+    const uint32_t flags_allowed = t.kind == KIND_TOKENIZER ? LLM_TOK_FLAGS_KNOWN : 0u;
+    if (!t.rest_zero || (t.reserved0 & ~flags_allowed) != 0) {
         LLM_LOGE("llm_model_open: tensor %u (%s): reserved bytes not 0", (unsigned)i, nm);
         return LLM_ERR_TENSOR_TABLE;
     }
@@ -341,6 +344,7 @@ static llm_status check_entry(llm_model *m, const uint8_t *blob, uint32_t i, uin
     } else if (is_raw) {
         m->tokenizer = data;
         m->tokenizer_size = t.nbytes;
+        m->tokenizer_flags = (uint8_t)t.reserved0;
     } else {
         slot->data = data;
         slot->rows = t.rows;

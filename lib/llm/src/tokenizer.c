@@ -264,7 +264,7 @@ llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eo
     size_t n = 0;
     int fits = 1;
     if (bos) fits &= push(w, cap, &n, (uint32_t)t->bos_id);
-    if (s[0] != 0) {
+    if (s[0] != 0 && !(s[0] == ' ' && (t->flags & LLM_TOK_PREFIX_UNLESS_SPACE))) {
         /* The dummy prefix; a vocabulary without " " falls back to its byte. */
         const uint8_t space = ' ';
         uint32_t id = lookup(t, &space, 1);
