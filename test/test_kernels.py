@@ -27,7 +27,7 @@ CASES = (
 )
 
 
-EXACT_BACKENDS = ('ref', 'cm4')
+EXACT_BACKENDS = ('ref', 'cm4', 'x86')
 
 
 def _id(case):
@@ -44,7 +44,8 @@ def test_kernel(fw, case):
 
     # Dispatched vs reference (bit-identical where the backend runs the
     # reference's order of operations: cm4's CMSIS-DSP mat-vec sums each row
-    # in column order, as the reference does on a scalar FPU).
+    # in column order, as the reference does on a scalar FPU; x86's AVX2
+    # kernels keep the reference's 8-lane sums and trees).
     rtol = 0.0 if fw.backend in EXACT_BACKENDS else DISPATCH_RTOL[op]
     keys = ['k', 'k_inplace'] if op == 'rmsnorm' else ['k']
     for key in keys:
@@ -92,3 +93,32 @@ def test_rope_angles_are_rotations(fw):
     v = inputs('rope', (3, 6), 1.0, 5)['v'].astype(np.float64)
     r = out['ref'].astype(np.float64).reshape(3, 6)
     assert np.allclose(v[:, 0::2] ** 2 + v[:, 1::2] ** 2, r[:, 0::2] ** 2 + r[:, 1::2] ** 2, rtol=1e-5)
+
+
+def _host_cpu_has_avx2_fma() -> bool:
+    with open('/proc/cpuinfo') as f:
+        flags = next((line.split(':', 1)[1].split() for line in f if line.startswith('flags')), [])
+    return 'avx2' in flags and 'fma' in flags
+
+
+def test_simd_path(fw, request):
+    """The x86 backend runs its AVX2 + FMA kernels exactly when the CPU has
+    both (the firmware runs on this machine: --llm-target host) and they are
+    not switched off, and `simd off` / `simd on` switch them; other backends
+    choose at build time and say so."""
+    forced_off = request.config.getoption('llm_simd') == 'off'
+    info = fw.command('info').fields
+    if fw.backend != 'x86':
+        assert info['simd'] == '-'
+        with pytest.raises(AssertionError, match='no_runtime_choice'):
+            fw.command('simd off')
+        return
+    assert request.config.getoption('llm_target') == 'host', 'the x86 firmware runs on the host'
+    cpu = 'avx2' if _host_cpu_has_avx2_fma() else 'ref'
+    assert info['simd'] == ('ref' if forced_off else cpu)
+    try:
+        assert fw.command('simd off').fields['simd'] == 'ref'
+        assert fw.command('info').fields['simd'] == 'ref'
+        assert fw.command('simd on').fields['simd'] == cpu
+    finally:
+        fw.command('simd off' if forced_off else 'simd on')

@@ -14,8 +14,12 @@
  *   bits, 8 hex digits each, most significant first; text is hex of its
  *   bytes, "-" when empty; id lists are comma-separated, "-" when empty.
  *
- *   info                          backend=ref|cm55|esp32s3|cm4 line_max text_max
- *                                 max_layers max_stops max_stop_len arena_align
+ *   info                          backend=ref|cm55|esp32s3|cm4|x86 simd=avx2|ref|-
+ *                                 line_max text_max max_layers max_stops
+ *                                 max_stop_len arena_align (simd: the kernels
+ *                                 x86 chose at run time; "-" elsewhere)
+ *   simd off|on                   x86: force the reference kernels, or allow
+ *                                 AVX2 + FMA again: simd=avx2|ref
  *   reset                         forget model, tokenizer and context
  *   model <path> [<max_bytes> [<misalign>]]
  *                                 read (the first max_bytes of) a file into a
@@ -99,6 +103,7 @@ static const struct {
     {"decode", fw_cmd_decode},     {"generate", fw_cmd_generate}, {"kernel", fw_cmd_kernel},
     {"qkernel", fw_cmd_qkernel},   {"teacher", fw_cmd_teacher},
     {"workers", fw_cmd_workers},   {"parallel", fw_cmd_parallel}, {"esp_plan", fw_cmd_esp_plan},
+    {"simd", fw_cmd_simd},
 };
 
 int main(void) {
