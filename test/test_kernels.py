@@ -17,8 +17,9 @@ CASES = (
      [(1, 1), (3, 5), (5, 3), (17, 33), (33, 17), (16, 64), (172, 64), (64, 172), (255, 3), (1, 255)]]
     + [('rmsnorm', (n,), s) for n in ODD for s in (1.0,)] + [('rmsnorm', (33,), 100.0)]
     + [('softmax', (n,), s) for n in ODD for s in (1.0, 20.0)]
+    + [('softmax', (n,), 100.0) for n in (17, 255)]  # x - max below -87.3: e^x underflows to 0
     + [('rope', (nh, hs), 1.0) for nh, hs in [(1, 2), (3, 6), (2, 34), (4, 16), (8, 8), (5, 10), (1, 64)]]
-    + [('swiglu', (n,), 6.0) for n in ODD]
+    + [('swiglu', (n,), 6.0) for n in ODD] + [('swiglu', (33,), 100.0)]  # e^-v overflows
     + [('add', (n,), 1.0) for n in ODD]
     + [('attention', dims, 1.0) for dims in
        [(1, 2, 2), (3, 5, 8), (17, 8, 32), (33, 16, 16), (5, 34, 68), (255, 4, 12), (64, 8, 8)]]

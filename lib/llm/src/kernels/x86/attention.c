@@ -104,7 +104,7 @@ void llm_x86_attention(float *out, const float *q, const float *k, const float *
         return;
     }
     scores(att, q, k, n_pos, hs, stride);
-    llm_ref_softmax(att, n_pos);
+    llm_x86__softmax_avx2(att, n_pos);
     weigh(out, att, v, n_pos, hs, stride);
 }
 

@@ -52,7 +52,7 @@ LLM_X86_TARGET static void attention_q8_avx2(float *out, const int8_t *qq, float
         const int32_t d = dot_s8(qq, k + t * stride, hs);
         att[t] = ((float)d * llm_bf16_to_f32(ks[t * sstride])) * c;
     }
-    llm_ref_softmax(att, (uint32_t)n_pos);
+    llm_x86__softmax_avx2(att, (uint32_t)n_pos);
     /* att[t] becomes the weight of v[t]'s codes. */
     for (size_t t = 0; t < n_pos; t++) att[t] = att[t] * llm_bf16_to_f32(vs[t * sstride]);
     size_t i = 0;

@@ -7,8 +7,8 @@
  *
  * Every variant here returns the reference's bits: the q8/q4 mat-vecs sum
  * each group exactly in int32 and then add the groups in the reference's
- * order (llm_q_acc, llm_q4_acc); the fp32 mat-vec and attention keep the
- * reference's partial sums (LLM_LANES == 8 lanes per row, 4 per attention
+ * order (llm_q_acc, llm_q4_acc); the fp32 mat-vec, softmax, SwiGLU and
+ * attention keep the reference's partial sums (LLM_LANES == 8 lanes per row, 4 per attention
  * score, the same summation trees) with a separate multiply and add, never a
  * fused one. test/test_kernels.py and test/test_quant_kernels.py hold them
  * to bit equality.
@@ -42,6 +42,12 @@ void llm_x86_matvec_q8(float *out, const int8_t *w, const uint16_t *ws, const in
 void llm_x86_matvec_q4(float *out, const uint8_t *w, const uint16_t *wp, const int8_t *xq,
                        const float *xs, const int32_t *xsum, uint32_t d, uint32_t n_pad,
                        uint32_t gs);
+/* hb(n) = silu(hb) * hb2; n >= 1. */
+void llm_x86_swiglu(float *hb, const float *hb2, uint32_t n);
+/* x(n) = softmax(x), max-subtracted; n >= 1. */
+void llm_x86_softmax(float *x, uint32_t n);
+/* Its AVX2 body, for this backend's attention kernels (only once llm_x86_simd() said 1). */
+void llm_x86__softmax_avx2(float *x, uint32_t n);
 /* One head over a float cache: k, v (n_pos, stride); n_pos >= 1, 1 <= hs <= stride;
  * att (n_pos) scratch. */
 void llm_x86_attention(float *out, const float *q, const float *k, const float *v,
@@ -54,6 +60,8 @@ void llm_x86_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *
 #define llm_k_matvec_f32 llm_x86_matvec_f32
 #define llm_k_matvec_q8 llm_x86_matvec_q8
 #define llm_k_matvec_q4 llm_x86_matvec_q4
+#define llm_k_swiglu llm_x86_swiglu
+#define llm_k_softmax llm_x86_softmax
 #define llm_k_attention llm_x86_attention
 #define llm_k_attention_q8 llm_x86_attention_q8
 
