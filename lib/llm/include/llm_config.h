@@ -29,9 +29,13 @@
 #endif
 #endif
 
-/* Which kernels the dispatch header picks; the reference is always compiled. */
+/* Which kernels the dispatch header picks; the reference is always compiled.
+ * LLM_HOST_SIMD=1 asks for the host's SIMD backend where there is one (x86-64
+ * with GCC or Clang: LLM_BACKEND_X86), the reference elsewhere. */
 #ifndef LLM_BACKEND
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#if defined(LLM_HOST_SIMD) && LLM_HOST_SIMD && defined(__x86_64__) && defined(__GNUC__)
+#define LLM_BACKEND LLM_BACKEND_X86
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
 #define LLM_BACKEND LLM_BACKEND_CM55
 #elif defined(CONFIG_IDF_TARGET_ESP32S3)
 #define LLM_BACKEND LLM_BACKEND_ESP32S3
