@@ -15,15 +15,8 @@ This script never builds or downloads llama2.c: pass the binaries' paths.
         --llama2c O3=/path/to/run_O3 --llama2c Ofast-native=/path/to/run_fast
 
 --shape stories15M runs a random fp32 model of that shape instead (written
-as a llama2.c checkpoint, read by every program). --weights q8 compares int8
-weights: ours reads an llm blob quantized by llmtools (q8, groups of 32), the
-llama2.c binaries (then runq builds) the same float weights in runq's Q8_0
-export (llm-convert --llama2c-q80; groups of 32 for these shapes). The two
-int8 formats round differently, so their texts may differ; that is reported,
-not an error.
-
-    python extra_scripts/bench/bench_host.py --shape stories15M --weights q8 \\
-        --llama2c runq-Ofast-native=/path/to/runq_fast
+as a llama2.c checkpoint, read by every program). int8 weights against
+llama2.c's runq: bench_quant.py.
 
 With --threads it instead compares our program's decode tok/s ("decode:" on
 stderr) at each -j value against the first, interleaved, once on the machine
@@ -95,9 +88,6 @@ def main() -> int:
                     help="spinning processes beside the loaded --threads round (default 2)")
     ap.add_argument("--shape", choices=("stories15M",),
                     help="a random model of this shape instead of stories260K")
-    ap.add_argument("--weights", choices=("f32", "q8"), default="f32",
-                    help="q8: ours on an int8 blob, llama2.c's (runq) on its Q8_0 export "
-                         "of the same weights (default: %(default)s)")
     a = ap.parse_args()
     if a.threads:
         return bench_threads(a)
@@ -118,9 +108,6 @@ def bench_llama2c(a, work: Path) -> int:
     for p in (model, tok, Path(a.ours)):
         if not p.exists():
             sys.exit(f"error: {p} not found (run ./setup.sh, or pass --model/--tokenizer/--ours)")
-    ours_model = theirs_model = model
-    if a.weights == "q8":
-        ours_model, theirs_model = q8_models(model, work)
 
     progs = [("ours", a.ours)]
     for spec in a.llama2c:
@@ -129,21 +116,19 @@ def bench_llama2c(a, work: Path) -> int:
             sys.exit(f"error: --llama2c wants LABEL=PATH to an existing binary, got {spec!r}")
         progs.append((label, path))
 
-    def args(m):
-        return [str(m), "-z", str(tok), "-t", "0", "-n", str(a.steps), "-i", a.prompt]
+    args = [str(model), "-z", str(tok), "-t", "0", "-n", str(a.steps), "-i", a.prompt]
     times = {label: [] for label, _ in progs}
     texts = {}
     for _ in range(a.runs):
         for label, path in progs:
-            spt, out = run_once(path, args(ours_model if label == "ours" else theirs_model))
+            spt, out = run_once(path, args)
             times[label].append(spt)
             texts.setdefault(label, out)
 
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
           f"load average before {os.getloadavg()[0]:.2f} (other users' load is not controlled)")
-    name = f"{a.shape}-shaped random" if a.shape else model.name
-    weights = "int8 (ours: llm blob q8/32; llama2.c: runq Q8_0 export)" if a.weights == "q8" else "fp32"
-    print(f"model: {name}, {weights}, greedy, {a.steps} steps, prompt {a.prompt!r}, "
+    name = f"{a.shape}-shaped random fp32" if a.shape else model.name
+    print(f"model: {name}, greedy, {a.steps} steps, prompt {a.prompt!r}, "
           f"{a.runs} interleaved runs each, single thread")
     ours = statistics.mean(times["ours"])
     for label, path in progs:
@@ -153,22 +138,7 @@ def bench_llama2c(a, work: Path) -> int:
         print(f"{label:>14}: {1.0 / mean:9.0f} tok/s  ({mean * 1e6:7.1f} us/token, "
               f"stdev {statistics.stdev(times[label]) * 1e6:.1f}) {same}{ratio}  [{path}]")
     print("command: " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]))
-    if a.weights == "q8":
-        return 0  # different int8 formats: equal text is not expected
     return 0 if all(t == texts["ours"] for t in texts.values()) else 1
-
-
-def q8_models(model: Path, work: Path) -> tuple:
-    """(our q8 blob, runq's Q8_0 export) of the llama2.c checkpoint model."""
-    sys.path.insert(0, str(ROOT / "extra_scripts"))
-    from llmtools import blob, quant
-    from llmtools.llama2c import read_checkpoint
-    config, weights = read_checkpoint(model.read_bytes())
-    qweights, _ = quant.quantize_weights(config, weights, quant.recipe("q8"))
-    ours, theirs = work / "model_q8.llmb", work / "model_q80.bin"
-    ours.write_bytes(blob.write_blob(config, qweights))
-    theirs.write_bytes(quant.write_llama2c_q80(config, weights))
-    return ours, theirs
 
 
 def shaped_model(shape: str, work: Path) -> tuple:
@@ -195,12 +165,10 @@ def bench_threads(a) -> int:
         for p in (model, tok, Path(a.ours)):
             if not p.exists():
                 sys.exit(f"error: {p} not found")
-        if a.weights == "q8":
-            model = q8_models(model, Path(work))[0]
         args = [str(model), "-z", str(tok), "-t", "0", "-n", str(a.steps), "-i", a.prompt]
         print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} "
               f"{platform.release()}; other users' load is not controlled")
-        print(f"model: {a.shape + '-shaped random' if a.shape else model.name}, {a.weights}, greedy, "
+        print(f"model: {a.shape + '-shaped random fp32' if a.shape else model.name}, greedy, "
               f"{a.steps} steps, decode tok/s, {a.runs} interleaved runs per -j")
         ok = True
         for busy in (0, a.busy):
