@@ -119,6 +119,7 @@ def bench_llama2c(a, work: Path) -> int:
     args = [str(model), "-z", str(tok), "-t", "0", "-n", str(a.steps), "-i", a.prompt]
     times = {label: [] for label, _ in progs}
     texts = {}
+    load = os.getloadavg()[0]
     for _ in range(a.runs):
         for label, path in progs:
             spt, out = run_once(path, args)
@@ -126,7 +127,7 @@ def bench_llama2c(a, work: Path) -> int:
             texts.setdefault(label, out)
 
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
-          f"load average before {os.getloadavg()[0]:.2f} (other users' load is not controlled)")
+          f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after (other users' load is not controlled)")
     name = f"{a.shape}-shaped random fp32" if a.shape else model.name
     print(f"model: {name}, greedy, {a.steps} steps, prompt {a.prompt!r}, "
           f"{a.runs} interleaved runs each, single thread")

@@ -3,7 +3,8 @@
  * rows sharing each load of x. Per row: lane k sums w[j + k] * x[j + k] over
  * the whole 8-column blocks, a multiply then an add (no fused multiply-add);
  * the lanes are added as the tree ((0+1)+(2+3))+((4+5)+(6+7)); the tail
- * columns follow one by one. So every output equals the reference bit for
+ * columns follow one by one. Large matrices prefetch the next 8-row block
+ * (block8). So every output equals the reference bit for
  * bit, and rows do not depend on the block they fall in. */
 #include "../kernels.h"
 
@@ -50,25 +51,45 @@ TARGET static void rows4(float o[4], const float *const r[4], const float *x, si
     for (int k = 0; k < 4; k++) o[k] = tail(o[k], r[k], x, nb, n);
 }
 
+/* Rows i..i+7 of w into out[i..i+7]. With prefetch, each step also asks
+ * for the next 4 cache lines of the next block (the 8 rows are one
+ * contiguous run of 8n floats, read in 8 interleaved streams, which the
+ * hardware prefetcher follows badly once the matrix is outside the cache). */
+TARGET static inline __attribute__((always_inline)) void block8(float *out, const float *w0,
+                                                                const float *x, size_t n,
+                                                                int prefetch) {
+    const size_t nb = n - n % 8;
+    const char *next = (const char *)(w0 + 8 * n);
+    __m256 a[8];
+    for (int k = 0; k < 8; k++) a[k] = _mm256_setzero_ps();
+    for (size_t j = 0; j < nb; j += 8) {
+        const __m256 xv = _mm256_loadu_ps(x + j);
+        for (int k = 0; k < 8; k++) {
+            a[k] = _mm256_add_ps(a[k], _mm256_mul_ps(_mm256_loadu_ps(w0 + k * n + j), xv));
+        }
+        if (prefetch) {
+            const char *p = next + j * 32; /* 256 bytes per 8 columns */
+            for (int c = 0; c < 4; c++) _mm_prefetch(p + 64 * c, _MM_HINT_T0);
+        }
+    }
+    _mm_storeu_ps(out, tree4(a[0], a[1], a[2], a[3]));
+    _mm_storeu_ps(out + 4, tree4(a[4], a[5], a[6], a[7]));
+    if (nb != n) {
+        for (int k = 0; k < 8; k++) out[k] = tail(out[k], w0 + k * n, x, nb, n);
+    }
+}
+
+/* Matrices of at least this many floats (256 KB) are taken to come from
+ * beyond the L2 cache: their blocks prefetch the next one. */
+#define PREFETCH_MIN_FLOATS (64U * 1024U)
+
 TARGET static void matvec_avx2(float *out, const float *w, const float *x, uint32_t d,
                                uint32_t n) {
-    const size_t nb = n - n % 8;
     size_t i = 0;
-    for (; i + 8 <= d; i += 8) {
-        const float *w0 = w + i * n;
-        __m256 a[8];
-        for (int k = 0; k < 8; k++) a[k] = _mm256_setzero_ps();
-        for (size_t j = 0; j < nb; j += 8) {
-            const __m256 xv = _mm256_loadu_ps(x + j);
-            for (int k = 0; k < 8; k++) {
-                a[k] = _mm256_add_ps(a[k], _mm256_mul_ps(_mm256_loadu_ps(w0 + k * n + j), xv));
-            }
-        }
-        _mm_storeu_ps(out + i, tree4(a[0], a[1], a[2], a[3]));
-        _mm_storeu_ps(out + i + 4, tree4(a[4], a[5], a[6], a[7]));
-        if (nb != n) {
-            for (int k = 0; k < 8; k++) out[i + k] = tail(out[i + k], w0 + k * n, x, nb, n);
-        }
+    if ((size_t)d * n >= PREFETCH_MIN_FLOATS) {
+        for (; i + 8 <= d; i += 8) block8(out + i, w + i * n, x, n, 1);
+    } else {
+        for (; i + 8 <= d; i += 8) block8(out + i, w + i * n, x, n, 0);
     }
     for (; i < d; i += 4) {
         const float *r[4];
