@@ -119,6 +119,17 @@ def test_matvec_exact(fw, dtype, dims):
     assert np.all(np.abs(got - exact) <= bound * 1.01)
 
 
+@pytest.mark.llm_targets('host')
+@pytest.mark.parametrize('dtype, dims', [(DTYPE_Q8, (1030, 288, 32)), (DTYPE_Q8, (1030, 288, 16)),
+                                         (DTYPE_Q4, (1030, 576, 32)), (DTYPE_Q4, (1030, 576, 16))],
+                         ids=['q8-1030x288x32', 'q8-1030x288x16', 'q4-1030x576x32', 'q4-1030x576x16'])
+def test_matvec_large_exact(fw, dtype, dims):
+    """Over 256 KB of codes, where the x86 kernels prefetch the next rows,
+    and 1030 rows, a multiple of no block size: the reference's bits (the
+    host only: boards lack the memory)."""
+    test_matvec_exact(fw, dtype, dims)
+
+
 @pytest.mark.parametrize('dtype', [DTYPE_Q8, DTYPE_Q4], ids=['q8', 'q4'])
 @pytest.mark.parametrize('dims', [(5, 172, 32), (3, 64, 16), (4, 300, 64)], ids=lambda d: 'x'.join(map(str, d)))
 @pytest.mark.parametrize('mis', [1, 4, 8, 15])

@@ -51,15 +51,14 @@ TARGET static void rows4(float o[4], const float *const r[4], const float *x, si
     for (int k = 0; k < 4; k++) o[k] = tail(o[k], r[k], x, nb, n);
 }
 
-/* Rows i..i+7 of w into out[i..i+7]. With prefetch, each step also asks
- * for the next 4 cache lines of the next block (the 8 rows are one
+/* Rows i..i+7 of w into out[i..i+7]. With prefetch (when there is a next
+ * block), each step also asks for the next 4 cache lines of that block (the 8 rows are one
  * contiguous run of 8n floats, read in 8 interleaved streams, which the
  * hardware prefetcher follows badly once the matrix is outside the cache). */
 TARGET static inline __attribute__((always_inline)) void block8(float *out, const float *w0,
                                                                 const float *x, size_t n,
                                                                 int prefetch) {
     const size_t nb = n - n % 8;
-    const char *next = (const char *)(w0 + 8 * n);
     __m256 a[8];
     for (int k = 0; k < 8; k++) a[k] = _mm256_setzero_ps();
     for (size_t j = 0; j < nb; j += 8) {
@@ -68,7 +67,7 @@ TARGET static inline __attribute__((always_inline)) void block8(float *out, cons
             a[k] = _mm256_add_ps(a[k], _mm256_mul_ps(_mm256_loadu_ps(w0 + k * n + j), xv));
         }
         if (prefetch) {
-            const char *p = next + j * 32; /* 256 bytes per 8 columns */
+            const char *p = (const char *)(w0 + 8 * n) + j * 32; /* 256 bytes per 8 columns */
             for (int c = 0; c < 4; c++) _mm_prefetch(p + 64 * c, _MM_HINT_T0);
         }
     }
@@ -87,7 +86,7 @@ TARGET static void matvec_avx2(float *out, const float *w, const float *x, uint3
                                uint32_t n) {
     size_t i = 0;
     if ((size_t)d * n >= PREFETCH_MIN_FLOATS) {
-        for (; i + 8 <= d; i += 8) block8(out + i, w + i * n, x, n, 1);
+        for (; i + 16 <= d; i += 8) block8(out + i, w + i * n, x, n, 1);
     } else {
         for (; i + 8 <= d; i += 8) block8(out + i, w + i * n, x, n, 0);
     }

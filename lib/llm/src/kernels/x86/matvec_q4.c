@@ -40,7 +40,12 @@ LLM_X86_TARGET static void matvec_q4_avx2(float *out, const uint8_t *w, const ui
                                           uint32_t gs) {
     const uint32_t ng = n_pad / gs;
     const size_t rb = n_pad / 2;
+    /* The next block's bytes to fetch per group (0: small matrix). */
+    const size_t pf_block = (size_t)d * rb >= LLM_X86_PREFETCH_MIN_BYTES ? 2 * (size_t)gs : 0;
     for (uint32_t i = 0; i < d; i += 4) {
+        const int more = i + 8 <= d;                          /* a whole next block */
+        const uint8_t *next = more ? w + (size_t)(i + 4) * rb : w; /* (4, rb) */
+        const size_t pf = more ? pf_block : 0;
         const uint8_t *r[4];
         const uint16_t *p[4];
         for (uint32_t k = 0; k < 4; k++) {
@@ -55,6 +60,7 @@ LLM_X86_TARGET static void matvec_q4_avx2(float *out, const uint8_t *w, const ui
                 const __m256i x = _mm256_loadu_si256((const __m256i *)(xq + o));
                 __m256i a[4];
                 for (int k = 0; k < 4; k++) a[k] = llm_x86_dot_u4(unpack_unit(r[k] + o / 2), x);
+                llm_x86_prefetch(next + 2 * o, 2 * pf);
                 const __m256i h = llm_x86_sum4_halves(a[0], a[1], a[2], a[3]);
                 acc = q4_acc4(acc, _mm256_castsi256_si128(h), xsum[g], p, g, xs[g]);
                 acc = q4_acc4(acc, _mm256_extracti128_si256(h, 1), xsum[g + 1], p, g + 1,
@@ -65,6 +71,7 @@ LLM_X86_TARGET static void matvec_q4_avx2(float *out, const uint8_t *w, const ui
                 const size_t o0 = (size_t)g * gs;
                 __m256i a[4];
                 for (int k = 0; k < 4; k++) a[k] = _mm256_setzero_si256();
+                llm_x86_prefetch(next + 2 * o0, pf);
                 for (size_t o = o0; o < o0 + gs; o += 32) {
                     const __m256i x = _mm256_loadu_si256((const __m256i *)(xq + o));
                     for (int k = 0; k < 4; k++) {

@@ -3,7 +3,8 @@
  * then combined as llm_q_acc does, lane r being row r: scale = ws * xs,
  * acc + (float)isum * scale, a multiply then an add, groups in order. So
  * outputs equal the reference bit for bit. Rows past d in the last block
- * repeat the last row and are not stored. */
+ * repeat the last row and are not stored. Large matrices prefetch the next
+ * 4-row block. */
 #include "../kernels.h"
 
 #if LLM_BACKEND == LLM_BACKEND_X86
@@ -24,7 +25,12 @@ LLM_X86_TARGET static void matvec_q8_avx2(float *out, const int8_t *w, const uin
                                           const int8_t *xq, const float *xs, uint32_t d,
                                           uint32_t n_pad, uint32_t gs) {
     const uint32_t ng = n_pad / gs;
+    /* The next block's bytes to fetch per group (0: small matrix). */
+    const size_t pf_block = (size_t)d * n_pad >= LLM_X86_PREFETCH_MIN_BYTES ? 4 * (size_t)gs : 0;
     for (uint32_t i = 0; i < d; i += 4) {
+        const int more = i + 8 <= d;                          /* a whole next block */
+        const int8_t *next = more ? w + (size_t)(i + 4) * n_pad : w; /* (4, n_pad) */
+        const size_t pf = more ? pf_block : 0;
         const int8_t *r[4];
         const uint16_t *s[4];
         for (uint32_t k = 0; k < 4; k++) {
@@ -42,6 +48,7 @@ LLM_X86_TARGET static void matvec_q8_avx2(float *out, const int8_t *w, const uin
                 for (int k = 0; k < 4; k++) {
                     a[k] = llm_x86_dot_s8(_mm256_loadu_si256((const __m256i *)(r[k] + o)), x);
                 }
+                llm_x86_prefetch(next + 4 * o, 2 * pf);
                 const __m256i h = llm_x86_sum4_halves(a[0], a[1], a[2], a[3]);
                 acc = q_acc4(acc, _mm256_castsi256_si128(h), s, g, xs[g]);
                 acc = q_acc4(acc, _mm256_extracti128_si256(h, 1), s, g + 1, xs[g + 1]);
@@ -63,6 +70,7 @@ LLM_X86_TARGET static void matvec_q8_avx2(float *out, const int8_t *w, const uin
                 const size_t o0 = (size_t)g * gs;
                 __m256i a[4];
                 for (int k = 0; k < 4; k++) a[k] = _mm256_setzero_si256();
+                llm_x86_prefetch(next + 4 * o0, pf);
                 for (size_t o = o0; o < o0 + gs; o += 32) {
                     const __m256i x = _mm256_loadu_si256((const __m256i *)(xq + o));
                     for (int k = 0; k < 4; k++) {

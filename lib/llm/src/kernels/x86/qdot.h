@@ -6,6 +6,7 @@
 #define LLM_X86_QDOT_H
 
 #include <immintrin.h>
+#include <stddef.h>
 
 #include "../kernels.h"
 
@@ -42,5 +43,17 @@ LLM_X86_TARGET static inline __m128 llm_x86_bf16x4(uint16_t a, uint16_t b, uint1
     return _mm_castsi128_ps(_mm_set_epi32((int)((uint32_t)d << 16), (int)((uint32_t)c << 16),
                                           (int)((uint32_t)b << 16), (int)((uint32_t)a << 16)));
 }
+
+/* Ask for bytes [p, p + n) (n a multiple of 64 or less than 64) in the
+ * cache: the mat-vecs read four rows in four interleaved streams, which the
+ * hardware prefetcher follows badly once the matrix is outside the cache, so
+ * large matrices fetch the next block of rows (contiguous) as they go. */
+LLM_X86_TARGET static inline void llm_x86_prefetch(const void *p, size_t n) {
+    for (size_t o = 0; o < n; o += 64) _mm_prefetch((const char *)p + o, _MM_HINT_T0);
+}
+
+/* Matrices of at least this many bytes (256 KB) are taken to come from
+ * beyond the L2 cache: their mat-vecs prefetch the next block of rows. */
+#define LLM_X86_PREFETCH_MIN_BYTES (256U * 1024U)
 
 #endif /* LLM_X86_QDOT_H */
