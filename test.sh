@@ -5,7 +5,9 @@
 #      consumer projects: PlatformIO on the packed library, ESP-IDF with this
 #      checkout as a component; the backends compiled at every optimisation
 #      level),
-#   2. the device tests again on the AddressSanitizer/UBSan host build,
+#   2. the device tests again on the x86-64 backend's host build (x86-64
+#      machines; its kernel tests also with the reference fallback forced),
+#      and on the AddressSanitizer/UBSan host build (reference kernels),
 #   3. the device tests again on the emulated ESP32-S3 (Espressif's QEMU,
 #      -M esp32s3): the board's own test firmware, built by ESP-IDF's CMake
 #      with the Xtensa toolchain, ESP-DSP and our PIE kernels, its files sent
@@ -28,9 +30,10 @@ llm_bootstrap
 
 t0=$SECONDS
 mps2_tests=(m4_test m7_test m33_test m33x2_test m4_test_ref)
-env_args=(-e native -e native_test -e native_asan -e m55_test -e m55_test_ref -e m55_story
+env_args=(-e native -e native_ref -e native_test -e native_asan -e m55_test -e m55_test_ref -e m55_story
     -e m4_story -e m7_story -e m33_story -e m33x2_story)
 for e in "${mps2_tests[@]}"; do env_args+=(-e "$e"); done
+if [ "$(uname -m)" = x86_64 ]; then env_args+=(-e native_test_x86); fi
 llm_say "pio run ${env_args[*]}"
 pio run "${env_args[@]}"
 
@@ -50,6 +53,17 @@ skip_esp=()
 [ "$LLM_HAVE_ESP32S3" = 1 ] || skip_esp=(--ignore=test/examples/test_esp32s3_story.py --ignore=test/examples/test_idf_component.py)
 llm_say "pytest: all tests, firmware .pio/build/native_test/program"
 python -m pytest test -q "${skip_esp[@]}"
+
+# The x86-64 backend (AVX2 + FMA where the CPU has them): the device tests,
+# then the kernel tests again with its fallback forced (the reference path a
+# CPU without AVX2 takes). Seconds each.
+if [ "$(uname -m)" = x86_64 ]; then
+    llm_say "pytest: device tests, firmware .pio/build/native_test_x86/program (x86-64 backend)"
+    python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_test_x86/program
+    llm_say "pytest: kernel tests, x86-64 backend with its reference fallback forced (--llm-simd=off)"
+    python -m pytest test/test_kernels.py test/test_quant_kernels.py -q --llm-simd=off \
+        --llm-firmware=.pio/build/native_test_x86/program
+fi
 
 llm_say "pytest: device tests, firmware .pio/build/native_asan/program (ASan + UBSan)"
 python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_asan/program

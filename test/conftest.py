@@ -78,6 +78,9 @@ def pytest_addoption(parser):
                     help='where the test firmware runs (default: host)')
     group.addoption('--llm-firmware', default=str(DEFAULT_FIRMWARE),
                     help=f'test firmware binary (default: {DEFAULT_FIRMWARE.relative_to(ROOT)})')
+    group.addoption('--llm-simd', default='auto', choices=['auto', 'off'],
+                    help='x86 backend: off forces the reference kernels (its fallback path) '
+                         'with the firmware\'s "simd off" (default: auto, what the CPU allows)')
 
 
 @pytest.fixture(scope='session')
@@ -127,13 +130,17 @@ def dut(request, llm_target, _mp_manager, _stdout_lock, session_tempdir):
 
 
 @pytest.fixture
-def fw(dut) -> Firmware:
-    """The protocol client, on a firmware that is alive and reset."""
+def fw(request, dut) -> Firmware:
+    """The protocol client, on a firmware that is alive and reset (and with
+    --llm-simd=off, running the reference kernels)."""
     if not dut.alive():
         dut.restart()
         dut.expect(rb'ready llm-test-fw protocol=1', timeout=60)
     client = Firmware(dut)
     client.reset()
+    if request.config.getoption('llm_simd') == 'off':
+        r = client.command('simd off')
+        assert r.ok and r.fields['simd'] == 'ref', r
     return client
 
 

@@ -1,6 +1,6 @@
 """Every kernel of kernels.h on the device: the dispatched llm_k_<op> against
-the reference llm_ref_<op> (bit-identical on the reference backend, within
-DISPATCH_RTOL elsewhere), and the reference against NumPy in float64 within
+the reference llm_ref_<op> (bit-identical on the reference, cm4 and x86
+backends, within DISPATCH_RTOL elsewhere), and the reference against NumPy in float64 within
 a forward-error bound (helpers/kernels_np.py). Sizes include ones that are
 not multiples of 4, 16 or 32, so SIMD tails are exercised; the firmware
 allocates every buffer with its exact size, so the sanitizer build catches
@@ -14,11 +14,13 @@ ODD = [1, 3, 5, 17, 33, 64, 172, 255]
 
 CASES = (
     [('matvec_f32', (d, n), 1.0) for d, n in
-     [(1, 1), (3, 5), (5, 3), (17, 33), (33, 17), (16, 64), (172, 64), (64, 172), (255, 3), (1, 255)]]
+     [(1, 1), (3, 5), (5, 3), (17, 33), (33, 17), (16, 64), (172, 64), (64, 172), (255, 3), (1, 255),
+      (257, 300)]]  # the last: over 64K floats, where the x86 kernel prefetches
     + [('rmsnorm', (n,), s) for n in ODD for s in (1.0,)] + [('rmsnorm', (33,), 100.0)]
     + [('softmax', (n,), s) for n in ODD for s in (1.0, 20.0)]
+    + [('softmax', (n,), 100.0) for n in (17, 255)]  # x - max below -87.3: e^x underflows to 0
     + [('rope', (nh, hs), 1.0) for nh, hs in [(1, 2), (3, 6), (2, 34), (4, 16), (8, 8), (5, 10), (1, 64)]]
-    + [('swiglu', (n,), 6.0) for n in ODD]
+    + [('swiglu', (n,), 6.0) for n in ODD] + [('swiglu', (33,), 100.0)]  # e^-v overflows
     + [('add', (n,), 1.0) for n in ODD]
     + [('attention', dims, 1.0) for dims in
        [(1, 2, 2), (3, 5, 8), (17, 8, 32), (33, 16, 16), (5, 34, 68), (255, 4, 12), (64, 8, 8)]]
@@ -27,7 +29,7 @@ CASES = (
 )
 
 
-EXACT_BACKENDS = ('ref', 'cm4')
+EXACT_BACKENDS = ('ref', 'cm4', 'x86')
 
 
 def _id(case):
@@ -44,7 +46,8 @@ def test_kernel(fw, case):
 
     # Dispatched vs reference (bit-identical where the backend runs the
     # reference's order of operations: cm4's CMSIS-DSP mat-vec sums each row
-    # in column order, as the reference does on a scalar FPU).
+    # in column order, as the reference does on a scalar FPU; x86's AVX2
+    # kernels keep the reference's 8-lane sums and trees).
     rtol = 0.0 if fw.backend in EXACT_BACKENDS else DISPATCH_RTOL[op]
     keys = ['k', 'k_inplace'] if op == 'rmsnorm' else ['k']
     for key in keys:
@@ -92,3 +95,32 @@ def test_rope_angles_are_rotations(fw):
     v = inputs('rope', (3, 6), 1.0, 5)['v'].astype(np.float64)
     r = out['ref'].astype(np.float64).reshape(3, 6)
     assert np.allclose(v[:, 0::2] ** 2 + v[:, 1::2] ** 2, r[:, 0::2] ** 2 + r[:, 1::2] ** 2, rtol=1e-5)
+
+
+def _host_cpu_has_avx2_fma() -> bool:
+    with open('/proc/cpuinfo') as f:
+        flags = next((line.split(':', 1)[1].split() for line in f if line.startswith('flags')), [])
+    return 'avx2' in flags and 'fma' in flags
+
+
+def test_simd_path(fw, request):
+    """The x86 backend runs its AVX2 + FMA kernels exactly when the CPU has
+    both (the firmware runs on this machine: --llm-target host) and they are
+    not switched off, and `simd off` / `simd on` switch them; other backends
+    choose at build time and say so."""
+    forced_off = request.config.getoption('llm_simd') == 'off'
+    info = fw.command('info').fields
+    if fw.backend != 'x86':
+        assert info['simd'] == '-'
+        with pytest.raises(AssertionError, match='no_runtime_choice'):
+            fw.command('simd off')
+        return
+    assert request.config.getoption('llm_target') == 'host', 'the x86 firmware runs on the host'
+    cpu = 'avx2' if _host_cpu_has_avx2_fma() else 'ref'
+    assert info['simd'] == ('ref' if forced_off else cpu)
+    try:
+        assert fw.command('simd off').fields['simd'] == 'ref'
+        assert fw.command('info').fields['simd'] == 'ref'
+        assert fw.command('simd on').fields['simd'] == cpu
+    finally:
+        fw.command('simd off' if forced_off else 'simd on')

@@ -14,6 +14,10 @@ This script never builds or downloads llama2.c: pass the binaries' paths.
     python extra_scripts/bench/bench_host.py \\
         --llama2c O3=/path/to/run_O3 --llama2c Ofast-native=/path/to/run_fast
 
+--shape stories15M runs a random fp32 model of that shape instead (written
+as a llama2.c checkpoint, read by every program). int8 weights against
+llama2.c's runq: bench_quant.py.
+
 With --threads it instead compares our program's decode tok/s ("decode:" on
 stderr) at each -j value against the first, interleaved, once on the machine
 as it is and once beside --busy processes that spin (started and killed by
@@ -83,15 +87,24 @@ def main() -> int:
     ap.add_argument("--busy", type=int, default=2,
                     help="spinning processes beside the loaded --threads round (default 2)")
     ap.add_argument("--shape", choices=("stories15M",),
-                    help="--threads on a random fp32 model of this shape")
+                    help="a random model of this shape instead of stories260K")
     a = ap.parse_args()
     if a.threads:
         return bench_threads(a)
     if not a.llama2c:
         ap.error("give at least one --llama2c LABEL=PATH (build llama2.c's run.c yourself)")
 
-    model = Path(a.model) if a.model else models_dir() / "stories260K.bin"
-    tok = Path(a.tokenizer) if a.tokenizer else model.parent / "tok512.bin"
+    with tempfile.TemporaryDirectory(prefix="bench_host.") as work:
+        return bench_llama2c(a, Path(work))
+
+
+def bench_llama2c(a, work: Path) -> int:
+    """Ours against each --llama2c binary, interleaved."""
+    if a.shape:
+        model, tok = shaped_model(a.shape, work)
+    else:
+        model = Path(a.model) if a.model else models_dir() / "stories260K.bin"
+        tok = Path(a.tokenizer) if a.tokenizer else model.parent / "tok512.bin"
     for p in (model, tok, Path(a.ours)):
         if not p.exists():
             sys.exit(f"error: {p} not found (run ./setup.sh, or pass --model/--tokenizer/--ours)")
@@ -106,14 +119,17 @@ def main() -> int:
     args = [str(model), "-z", str(tok), "-t", "0", "-n", str(a.steps), "-i", a.prompt]
     times = {label: [] for label, _ in progs}
     texts = {}
+    load = os.getloadavg()[0]
     for _ in range(a.runs):
         for label, path in progs:
             spt, out = run_once(path, args)
             times[label].append(spt)
             texts.setdefault(label, out)
 
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}")
-    print(f"model: {model.name}, greedy, {a.steps} steps, prompt {a.prompt!r}, "
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+          f"load average {load:.2f} before, {os.getloadavg()[0]:.2f} after (other users' load is not controlled)")
+    name = f"{a.shape}-shaped random fp32" if a.shape else model.name
+    print(f"model: {name}, greedy, {a.steps} steps, prompt {a.prompt!r}, "
           f"{a.runs} interleaved runs each, single thread")
     ours = statistics.mean(times["ours"])
     for label, path in progs:
@@ -122,17 +138,19 @@ def main() -> int:
         ratio = "" if label == "ours" else f"  ours/{label} = {mean / ours:.2f}x"
         print(f"{label:>14}: {1.0 / mean:9.0f} tok/s  ({mean * 1e6:7.1f} us/token, "
               f"stdev {statistics.stdev(times[label]) * 1e6:.1f}) {same}{ratio}  [{path}]")
+    print("command: " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]))
     return 0 if all(t == texts["ours"] for t in texts.values()) else 1
 
 
 def shaped_model(shape: str, work: Path) -> tuple:
-    """(blob path, tokenizer path) of a random fp32 model of a known shape."""
+    """(llama2.c checkpoint path, tokenizer path) of a random fp32 model of a
+    known shape (our program and run.c both read the checkpoint)."""
     sys.path.insert(0, str(ROOT / "extra_scripts"))
-    from llmtools import blob, testmodels
+    from llmtools import blob, llama2c, testmodels
     c = blob.Config(dim=288, hidden_dim=768, n_layers=6, n_heads=6, n_kv_heads=6,
                     vocab_size=32000, seq_len=256)  # stories15M's
-    path = work / f"{shape}_f32.llmb"
-    path.write_bytes(blob.write_blob(c, testmodels.random_model(c, 1, tied=True)))
+    path = work / f"{shape}_f32.bin"
+    path.write_bytes(llama2c.write_legacy(c, testmodels.random_model(c, 1, tied=True)))
     return path, models_dir() / "tokenizer32k.bin"
 
 

@@ -46,8 +46,20 @@ static const char *backend_name(void) {
     return "esp32s3";
 #elif LLM_BACKEND == LLM_BACKEND_CM4
     return "cm4";
+#elif LLM_BACKEND == LLM_BACKEND_X86
+    return "x86";
 #else
     return "ref";
+#endif
+}
+
+/* Which kernels a backend with a run-time choice runs now: "avx2" or "ref"
+ * on x86, "-" where the choice is made at build time. */
+static const char *simd_path(void) {
+#if LLM_BACKEND == LLM_BACKEND_X86
+    return llm_x86_simd() ? "avx2" : "ref";
+#else
+    return "-";
 #endif
 }
 
@@ -57,6 +69,8 @@ void fw_cmd_info(const char *cmd, char *args) {
     fw_out_begin(cmd, LLM_OK);
     fw_out_str(" backend=");
     fw_out_str(backend_name());
+    fw_out_str(" simd=");
+    fw_out_str(simd_path());
     fw_out_kv_u("line_max", FW_LINE_MAX);
     fw_out_kv_u("text_max", FW_TEXT_MAX);
     fw_out_kv_u("max_layers", LLM_MAX_LAYERS);
@@ -64,6 +78,27 @@ void fw_cmd_info(const char *cmd, char *args) {
     fw_out_kv_u("max_stop_len", LLM_MAX_STOP_LEN);
     fw_out_kv_u("arena_align", LLM_ARENA_ALIGN);
     fw_out_end();
+}
+
+/* simd off|on: on x86, run the reference kernels from now on (off) or the
+ * AVX2 + FMA ones where the CPU has them (on); answers simd=avx2|ref.
+ * Other backends answer fw_error=no_runtime_choice. */
+void fw_cmd_simd(const char *cmd, char *args) {
+    const char *w = fw_word(&args);
+    const int on = w != NULL && strcmp(w, "on") == 0;
+    if (w == NULL || (!on && strcmp(w, "off") != 0) || fw_word(&args) != NULL) {
+        fw_reply_error(cmd, "usage");
+        return;
+    }
+#if LLM_BACKEND == LLM_BACKEND_X86
+    llm_x86_set_simd(on);
+    fw_out_begin(cmd, LLM_OK);
+    fw_out_str(" simd=");
+    fw_out_str(simd_path());
+    fw_out_end();
+#else
+    fw_reply_error(cmd, "no_runtime_choice");
+#endif
 }
 
 /* reset: forget model, tokenizer and context. */

@@ -14,8 +14,12 @@
  *   bits, 8 hex digits each, most significant first; text is hex of its
  *   bytes, "-" when empty; id lists are comma-separated, "-" when empty.
  *
- *   info                          backend=ref|cm55|esp32s3|cm4 line_max text_max
- *                                 max_layers max_stops max_stop_len arena_align
+ *   info                          backend=ref|cm55|esp32s3|cm4|x86 simd=avx2|ref|-
+ *                                 line_max text_max max_layers max_stops
+ *                                 max_stop_len arena_align (simd: the kernels
+ *                                 x86 chose at run time; "-" elsewhere)
+ *   simd off|on                   x86: force the reference kernels, or allow
+ *                                 AVX2 + FMA again: simd=avx2|ref
  *   reset                         forget model, tokenizer and context
  *   model <path> [<max_bytes> [<misalign>]]
  *                                 read (the first max_bytes of) a file into a
@@ -113,6 +117,7 @@ static const struct {
     {"workers", fw_cmd_workers},   {"parallel", fw_cmd_parallel}, {"esp_plan", fw_cmd_esp_plan},
     {"state_size", fw_cmd_state},  {"state_save", fw_cmd_state},  {"state_restore", fw_cmd_state},
     {"state_poke", fw_cmd_state},  {"state_hex", fw_cmd_state},    {"prefill", fw_cmd_state},
+    {"simd", fw_cmd_simd},
 };
 
 int main(void) {

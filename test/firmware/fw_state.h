@@ -55,6 +55,7 @@ void fw_drop_all(void);
 /* Command handlers: cmd is the command word, args the rest of the line.
  * Each prints exactly one result line. */
 void fw_cmd_info(const char *cmd, char *args);
+void fw_cmd_simd(const char *cmd, char *args);
 void fw_cmd_reset(const char *cmd, char *args);
 void fw_cmd_model(const char *cmd, char *args);
 void fw_cmd_meta(const char *cmd, char *args);

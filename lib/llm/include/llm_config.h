@@ -10,6 +10,7 @@
 #define LLM_BACKEND_CM55 1    /* Cortex-M55: CMSIS-DSP + Helium (MVE) */
 #define LLM_BACKEND_ESP32S3 2 /* ESP32-S3: ESP-DSP */
 #define LLM_BACKEND_CM4 3     /* Cortex-M4F/M7/M33: CMSIS-DSP + DSP extension (SMLAD) */
+#define LLM_BACKEND_X86 4     /* x86-64 hosts: AVX2 + FMA, chosen at run time, else the reference */
 
 /* Armv7E-M or Armv8-M Mainline with the DSP extension and a single-precision
  * FPU (Cortex-M4F, M7, M33, M35P, M55 without Helium, ...). */
@@ -28,9 +29,13 @@
 #endif
 #endif
 
-/* Which kernels the dispatch header picks; the reference is always compiled. */
+/* Which kernels the dispatch header picks; the reference is always compiled.
+ * LLM_HOST_SIMD=1 asks for the host's SIMD backend where there is one (x86-64
+ * with GCC or Clang: LLM_BACKEND_X86), the reference elsewhere. */
 #ifndef LLM_BACKEND
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
+#if defined(LLM_HOST_SIMD) && LLM_HOST_SIMD && defined(__x86_64__) && defined(__GNUC__)
+#define LLM_BACKEND LLM_BACKEND_X86
+#elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
 #define LLM_BACKEND LLM_BACKEND_CM55
 #elif defined(CONFIG_IDF_TARGET_ESP32S3)
 #define LLM_BACKEND LLM_BACKEND_ESP32S3
@@ -87,14 +92,18 @@
 #endif
 
 #if LLM_BACKEND != LLM_BACKEND_REF && LLM_BACKEND != LLM_BACKEND_CM55 && \
-    LLM_BACKEND != LLM_BACKEND_ESP32S3 && LLM_BACKEND != LLM_BACKEND_CM4
-#error "LLM_BACKEND must be LLM_BACKEND_REF, LLM_BACKEND_CM55, LLM_BACKEND_ESP32S3 or LLM_BACKEND_CM4"
+    LLM_BACKEND != LLM_BACKEND_ESP32S3 && LLM_BACKEND != LLM_BACKEND_CM4 && \
+    LLM_BACKEND != LLM_BACKEND_X86
+#error "LLM_BACKEND must be LLM_BACKEND_REF, LLM_BACKEND_CM55, LLM_BACKEND_ESP32S3, LLM_BACKEND_CM4 or LLM_BACKEND_X86"
 #endif
 #if LLM_BACKEND == LLM_BACKEND_CM55 && !(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
 #error "LLM_BACKEND_CM55 needs Helium with floating point (-mcpu=cortex-m55 -mfloat-abi=hard)"
 #endif
 #if LLM_BACKEND == LLM_BACKEND_CM4 && !LLM__ARM_DSP_FPU
 #error "LLM_BACKEND_CM4 needs an M-profile core with the DSP extension and a single-precision FPU (e.g. -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard)"
+#endif
+#if LLM_BACKEND == LLM_BACKEND_X86 && !(defined(__x86_64__) && defined(__GNUC__))
+#error "LLM_BACKEND_X86 needs x86-64 and GCC or Clang (target attributes, __builtin_cpu_supports)"
 #endif
 #if LLM_MAX_LAYERS < 1 || LLM_MAX_LAYERS > 256
 #error "LLM_MAX_LAYERS must be in 1..256"
