@@ -45,6 +45,8 @@ static const char *backend_name(void) {
     return "esp32s3";
 #elif LLM_BACKEND == LLM_BACKEND_CM4
     return "cm4";
+#elif LLM_BACKEND == LLM_BACKEND_NEON
+    return "neon";
 #else
     return "ref";
 #endif

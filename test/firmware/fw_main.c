@@ -14,7 +14,7 @@
  *   bits, 8 hex digits each, most significant first; text is hex of its
  *   bytes, "-" when empty; id lists are comma-separated, "-" when empty.
  *
- *   info                          backend=ref|cm55|esp32s3|cm4 line_max text_max
+ *   info                          backend=ref|cm55|esp32s3|cm4|neon line_max text_max
  *                                 max_layers max_stops max_stop_len arena_align
  *   reset                         forget model, tokenizer and context
  *   model <path> [<max_bytes> [<misalign>]]

@@ -10,6 +10,7 @@
 #define LLM_BACKEND_CM55 1    /* Cortex-M55: CMSIS-DSP + Helium (MVE) */
 #define LLM_BACKEND_ESP32S3 2 /* ESP32-S3: ESP-DSP */
 #define LLM_BACKEND_CM4 3     /* Cortex-M4F/M7/M33: CMSIS-DSP + DSP extension (SMLAD) */
+#define LLM_BACKEND_NEON 5    /* AArch64 hosts (Raspberry Pi 4/5, ...): NEON intrinsics */
 
 /* Armv7E-M or Armv8-M Mainline with the DSP extension and a single-precision
  * FPU (Cortex-M4F, M7, M33, M35P, M55 without Helium, ...). */
@@ -87,14 +88,18 @@
 #endif
 
 #if LLM_BACKEND != LLM_BACKEND_REF && LLM_BACKEND != LLM_BACKEND_CM55 && \
-    LLM_BACKEND != LLM_BACKEND_ESP32S3 && LLM_BACKEND != LLM_BACKEND_CM4
-#error "LLM_BACKEND must be LLM_BACKEND_REF, LLM_BACKEND_CM55, LLM_BACKEND_ESP32S3 or LLM_BACKEND_CM4"
+    LLM_BACKEND != LLM_BACKEND_ESP32S3 && LLM_BACKEND != LLM_BACKEND_CM4 && \
+    LLM_BACKEND != LLM_BACKEND_NEON
+#error "LLM_BACKEND must be LLM_BACKEND_REF, LLM_BACKEND_CM55, LLM_BACKEND_ESP32S3, LLM_BACKEND_CM4 or LLM_BACKEND_NEON"
 #endif
 #if LLM_BACKEND == LLM_BACKEND_CM55 && !(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
 #error "LLM_BACKEND_CM55 needs Helium with floating point (-mcpu=cortex-m55 -mfloat-abi=hard)"
 #endif
 #if LLM_BACKEND == LLM_BACKEND_CM4 && !LLM__ARM_DSP_FPU
 #error "LLM_BACKEND_CM4 needs an M-profile core with the DSP extension and a single-precision FPU (e.g. -mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard)"
+#endif
+#if LLM_BACKEND == LLM_BACKEND_NEON && !(defined(__aarch64__) && defined(__ARM_NEON))
+#error "LLM_BACKEND_NEON needs an AArch64 compiler (e.g. aarch64-linux-gnu-gcc)"
 #endif
 #if LLM_MAX_LAYERS < 1 || LLM_MAX_LAYERS > 256
 #error "LLM_MAX_LAYERS must be in 1..256"

@@ -78,6 +78,8 @@ void llm_ref_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *
 #include "esp32s3/kernels_esp32s3.h"
 #elif LLM_BACKEND == LLM_BACKEND_CM4
 #include "cm4/kernels_cm4.h"
+#elif LLM_BACKEND == LLM_BACKEND_NEON
+#include "neon/kernels_neon.h"
 #endif
 
 #ifndef llm_k_matvec_f32
