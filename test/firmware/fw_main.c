@@ -16,6 +16,7 @@
  *
  *   info                          backend=ref|cm55|esp32s3|cm4|neon line_max text_max
  *                                 max_layers max_stops max_stop_len arena_align
+ *                                 [neon_fma neon_dotprod] (NEON builds)
  *   reset                         forget model, tokenizer and context
  *   model <path> [<max_bytes> [<misalign>]]
  *                                 read (the first max_bytes of) a file into a
