@@ -16,7 +16,10 @@
 #   5. and on the emulated MPS2 boards (QEMU mps2-an386 Cortex-M4F, -an500
 #      Cortex-M7, -an505 Cortex-M33, -an521 two Cortex-M33, both used) with
 #      the cm4 backend, and on the AN386 with the reference kernels (their
-#      story images run in pass 1 with the other examples).
+#      story images run in pass 1 with the other examples),
+#   6. and on the AArch64 (Raspberry Pi class) host build with the NEON
+#      backend, cross-compiled and run under qemu-user (qemu-aarch64), and on
+#      its variant with SDOT and unfused (reference-exact) fp32 kernels.
 # The ESP32-S3 tools come from $LLM_ESP32S3_TOOLS (default ../shared/esp32s3;
 # extra_scripts/setup/esp32s3_tools.py): without them the run fails, unless
 # LLM_SKIP_ESP32S3=1 says to leave the ESP32-S3 out.
@@ -29,7 +32,8 @@ llm_bootstrap
 t0=$SECONDS
 mps2_tests=(m4_test m7_test m33_test m33x2_test m4_test_ref)
 env_args=(-e native -e native_test -e native_asan -e m55_test -e m55_test_ref -e m55_story
-    -e m4_story -e m7_story -e m33_story -e m33x2_story)
+    -e m4_story -e m7_story -e m33_story -e m33x2_story
+    -e native_aarch64 -e native_test_aarch64 -e native_test_aarch64_dotprod)
 for e in "${mps2_tests[@]}"; do env_args+=(-e "$e"); done
 llm_say "pio run ${env_args[*]}"
 pio run "${env_args[@]}"
@@ -54,7 +58,7 @@ python -m pytest test -q "${skip_esp[@]}"
 llm_say "pytest: device tests, firmware .pio/build/native_asan/program (ASan + UBSan)"
 python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_asan/program
 
-# The emulated boards' passes are independent: two at a time (each is mostly
+# The emulated passes are independent: two at a time (each is mostly
 # one QEMU process; the next starts as soon as one ends), each into its own
 # log, printed when it ends. The ESP32-S3's, the longest (files over the
 # emulated UART), goes first.
@@ -64,6 +68,10 @@ if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
 fi
 for fw in m55_test m55_test_ref "${mps2_tests[@]}"; do
     passes+=("emulated board, firmware .pio/build/$fw/firmware.elf|--llm-target=qemu|--llm-firmware=.pio/build/$fw/firmware.elf")
+done
+# The host target runs an AArch64 firmware under qemu-aarch64 (helpers/targets.py).
+for fw in native_test_aarch64 native_test_aarch64_dotprod; do
+    passes+=("AArch64 NEON build under qemu-user, firmware .pio/build/$fw/program|--llm-target=host|--llm-firmware=.pio/build/$fw/program")
 done
 run_pass() {  # "title|target|firmware" log
     local title target firmware
