@@ -19,7 +19,7 @@
 #      story images run in pass 1 with the other examples),
 #   6. and on the AArch64 (Raspberry Pi class) host build with the NEON
 #      backend, cross-compiled and run under qemu-user (qemu-aarch64), and on
-#      its variant with SDOT and unfused (reference-exact) fp32 kernels.
+#      its variant with SDOT and fused fp32 multiply-adds.
 # The ESP32-S3 tools come from $LLM_ESP32S3_TOOLS (default ../shared/esp32s3;
 # extra_scripts/setup/esp32s3_tools.py): without them the run fails, unless
 # LLM_SKIP_ESP32S3=1 says to leave the ESP32-S3 out.

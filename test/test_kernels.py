@@ -32,9 +32,9 @@ EXACT_BACKENDS = ('ref', 'cm4')
 
 def exact_backend(fw) -> bool:
     """The dispatched float kernels must equal the reference bit for bit:
-    EXACT_BACKENDS, and the NEON backend built with LLM_NEON_FMA=0 (its
-    kernels keep the reference's order of sums; fused multiply-adds are
-    the only difference it otherwise has)."""
+    EXACT_BACKENDS, and the NEON backend unless built with LLM_NEON_FMA=1
+    (its kernels keep the reference's order of sums; fused multiply-adds
+    are the only difference that option makes)."""
     return fw.backend in EXACT_BACKENDS or (fw.backend == 'neon' and fw.info()['neon_fma'] == '0')
 
 

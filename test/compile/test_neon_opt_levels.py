@@ -22,10 +22,10 @@ FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-DLLM_BACKEND=LLM_BACKEND_N
          f"-I{ROOT / 'lib' / 'llm' / 'include'}", f"-I{ROOT / 'lib' / 'llm' / 'src'}"]
 # name -> (machine flags, the LLM_NEON_* values they must give)
 VARIANTS = {
-    "armv8-a": (["-march=armv8-a"], {"LLM_NEON_DOTPROD": "0", "LLM_NEON_FMA": "1"}),
-    "dotprod": (["-march=armv8.2-a+dotprod"], {"LLM_NEON_DOTPROD": "1", "LLM_NEON_FMA": "1"}),
-    "dotprod-nofma": (["-march=armv8.2-a+dotprod", "-DLLM_NEON_FMA=0"],
-                      {"LLM_NEON_DOTPROD": "1", "LLM_NEON_FMA": "0"}),
+    "armv8-a": (["-march=armv8-a"], {"LLM_NEON_DOTPROD": "0", "LLM_NEON_FMA": "0"}),
+    "dotprod": (["-march=armv8.2-a+dotprod"], {"LLM_NEON_DOTPROD": "1", "LLM_NEON_FMA": "0"}),
+    "dotprod-fma": (["-march=armv8.2-a+dotprod", "-DLLM_NEON_FMA=1"],
+                    {"LLM_NEON_DOTPROD": "1", "LLM_NEON_FMA": "1"}),
 }
 
 

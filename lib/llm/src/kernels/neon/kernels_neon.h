@@ -17,13 +17,14 @@
  *                  weighted sum over positions in the reference's order,
  *                  sixteen outputs per pass (attention_q8.c)
  *
- * Exactness: the q8 / q4 mat-vecs and the int8-cache attention are bit for
- * bit the reference (integer sums are exact in any order; every float step is
- * the reference's operation, unfused, in its order). The fp32 kernels are the
- * reference's order of sums too; with LLM_NEON_FMA 1 (the default) their
- * multiply-adds are fused, so results differ from the reference by rounding
- * (test/helpers/kernels_np.py DISPATCH_RTOL); with LLM_NEON_FMA 0 they are
- * bit-identical to it (for the reference's default LLM_LANES 8).
+ * Exactness: by default every kernel here is bit for bit the reference (the
+ * integer sums are exact in any order; every float step is the reference's
+ * operation, unfused, in its order; the fp32 kernels assume the reference's
+ * default LLM_LANES 8), so text equals the reference build's. With
+ * LLM_NEON_FMA 1 the fp32 mat-vec and attention fuse their multiply-adds:
+ * results then differ by rounding (test/helpers/kernels_np.py
+ * DISPATCH_RTOL), which is enough to change greedy text (stories260K with
+ * q8 weights, "Once upon a time", after about 400 bytes).
  *
  * The library is built without floating-point contraction (-std=c99 or
  * -ffp-contract=off): GCC's arm_neon.h writes vmulq_f32 / vaddq_f32 as C
@@ -35,9 +36,9 @@
 #include <stdint.h>
 
 /* Fused multiply-adds in the fp32 mat-vec and attention (1), or a separate
- * multiply and add, bit-identical to the reference (0). */
+ * multiply and add, bit-identical to the reference (0, the default). */
 #ifndef LLM_NEON_FMA
-#define LLM_NEON_FMA 1
+#define LLM_NEON_FMA 0
 #endif
 
 /* The int8 dot-product instruction SDOT (Armv8.2-A dot-product extension:
