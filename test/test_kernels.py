@@ -1,6 +1,6 @@
 """Every kernel of kernels.h on the device: the dispatched llm_k_<op> against
-the reference llm_ref_<op> (bit-identical on the reference backend, within
-DISPATCH_RTOL elsewhere), and the reference against NumPy in float64 within
+the reference llm_ref_<op> (bit-identical on the reference, cm4 and default
+NEON backends, within DISPATCH_RTOL elsewhere), and the reference against NumPy in float64 within
 a forward-error bound (helpers/kernels_np.py). Sizes include ones that are
 not multiples of 4, 16 or 32, so SIMD tails are exercised; the firmware
 allocates every buffer with its exact size, so the sanitizer build catches
