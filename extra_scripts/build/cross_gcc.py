@@ -58,9 +58,11 @@ def tools():
 if env.get("PIOPLATFORM") == "native" and not env.get("LLM_CROSS_GCC"):  # noqa: F821
     found = tools()
     if not found:
-        fail("%sgcc not found; on Debian/Ubuntu: sudo apt-get install gcc-aarch64-linux-gnu "
-             "libc6-dev-arm64-cross (./setup.sh installs them)"
-             % option("custom_cross_prefix", DEFAULT_PREFIX).strip())
+        prefix = option("custom_cross_prefix", DEFAULT_PREFIX).strip()
+        fail("%sgcc not found; %s" % (prefix, (
+            "on Debian/Ubuntu: sudo apt-get install gcc-aarch64-linux-gnu libc6-dev-arm64-cross "
+            "(./setup.sh installs them)" if prefix == DEFAULT_PREFIX else
+            "install that toolchain or correct custom_cross_prefix")))
     os.environ.update(found)
     env.Replace(LINK=found["CC"], LLM_CROSS_GCC=found["CC"], **found)  # noqa: F821
     if str(option("custom_cross_static", "yes")).strip().lower() in ("1", "yes", "true", "on"):
