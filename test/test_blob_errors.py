@@ -1,8 +1,10 @@
 """llm_model_open on corrupted model files: every blob error code of
 BLOB_FORMAT.md reached by corrupting one field of a valid blob written by
 llmtools (tensor_table() to find fields, fix_crc() so later checks are
-reached), legacy llama2.c checkpoint errors, truncation at many lengths and
-random header/table corruption, none of which may crash. The firmware reads
+reached), every malformed metadata record (each LLM_ERR_META_* code, the
+record rewritten in place), legacy llama2.c checkpoint errors, truncation at
+many lengths and random header/table/metadata corruption, none of which may
+crash. The firmware reads
 each (prefix of a) file into a buffer of exactly its size, so the sanitizer
 build catches any read past the end."""
 import random
@@ -25,7 +27,9 @@ E = B.ENTRY_OFFSETS
 ALL_STATUSES = {
     'LLM_OK', 'LLM_ERR_ARG', 'LLM_ERR_TRUNCATED', 'LLM_ERR_SIZE', 'LLM_ERR_MAGIC', 'LLM_ERR_VERSION',
     'LLM_ERR_CHECKSUM', 'LLM_ERR_DIMS', 'LLM_ERR_TENSOR_TABLE', 'LLM_ERR_DTYPE', 'LLM_ERR_SHAPE',
-    'LLM_ERR_BOUNDS', 'LLM_ERR_ALIGN', 'LLM_ERR_TOKENIZER',
+    'LLM_ERR_BOUNDS', 'LLM_ERR_ALIGN', 'LLM_ERR_TOKENIZER', 'LLM_ERR_META_TRUNCATED',
+    'LLM_ERR_META_VERSION', 'LLM_ERR_META_COUNT', 'LLM_ERR_META_KEY', 'LLM_ERR_META_TERMINATOR',
+    'LLM_ERR_META_VALUE', 'LLM_ERR_META_DUPLICATE', 'LLM_ERR_META_TRAILING', 'LLM_ERR_META_TOKEN_ID',
 }
 
 
@@ -155,7 +159,7 @@ CASES = {
     'n_tensors_too_many': (hdr('n_tensors', 'I', 9 * 2 + 6), True, 'LLM_ERR_TENSOR_TABLE'),
     'table_offset_80': (hdr('table_offset', 'I', 80), True, 'LLM_ERR_TENSOR_TABLE'),
     'kind_0': (ent(B.KIND_WQ, 'kind', 'H', 0), True, 'LLM_ERR_TENSOR_TABLE'),
-    'kind_14': (ent(B.KIND_WQ, 'kind', 'H', 14), True, 'LLM_ERR_TENSOR_TABLE'),
+    'kind_15': (ent(B.KIND_WQ, 'kind', 'H', 15), True, 'LLM_ERR_TENSOR_TABLE'),
     'kind_99': (ent(B.KIND_FINAL_NORM, 'kind', 'H', 99), True, 'LLM_ERR_TENSOR_TABLE'),
     'layer_out_of_range': (ent(B.KIND_W1, 'layer', 'H', 2, layer=1), True, 'LLM_ERR_TENSOR_TABLE'),
     'global_kind_with_layer': (ent(B.KIND_TOK_EMB, 'layer', 'H', 1), True, 'LLM_ERR_TENSOR_TABLE'),
@@ -278,6 +282,185 @@ def test_blob_truncated_everywhere(fw, tmp_path, valid):
         r = fw.model(path, max_bytes=n)
         assert r.status == 'LLM_ERR_TRUNCATED', f'{n} of {len(valid)} bytes: {r}'
     assert fw.model(path, max_bytes=len(valid)).ok
+
+
+# ------------------------------------------------------------------ metadata
+
+META = {'name': 'tiny', 'source': 'tiny.bin', 'bos_id': '1', 'eos_id': '2', 'recipe': 'weights=f32'}
+
+
+@pytest.fixture(scope='module')
+def valid_meta(tmp_path_factory):
+    """The blob with a metadata record, its last tensor."""
+    w = testmodels.random_model(CONFIG, 1, tied=False)
+    data = B.write_blob(CONFIG, w, TOK, metadata=META)
+    assert B.tensor_table(data)[-1]['kind'] == B.KIND_METADATA
+    return data
+
+
+def pair(key: bytes, value: bytes, klen=None, vlen=None, kterm=b'\0', vterm=b'\0') -> bytes:
+    """One record pair; the lengths and terminators can be made wrong."""
+    return (struct.pack('<HH', len(key) if klen is None else klen, len(value) if vlen is None else vlen)
+            + key + kterm + value + vterm)
+
+
+def record(*pairs, version=1, count=None, tail=b'') -> bytes:
+    return struct.pack('<HH', version, len(pairs) if count is None else count) + b''.join(pairs) + tail
+
+
+GOOD = (pair(b'name', b'tiny'), pair(b'recipe', b'weights=f32'))
+
+
+def with_record(rec: bytes):
+    """Replace the metadata tensor (the last one) by rec: its nbytes and rows,
+    the blob's zero padding and total_size follow."""
+    def f(d):
+        e = B.tensor_table(d)[-1]
+        del d[e['offset']:]
+        d += rec + bytes(-len(rec) % 16)
+        put(d, e['entry_offset'] + E['rows'], 'I', len(rec))
+        put(d, e['entry_offset'] + E['nbytes'], 'I', len(rec))
+        put(d, H['total_size'], 'I', len(d))
+    return f
+
+
+# name -> (record, expected status); every LLM_ERR_META_* code, each of
+# BLOB_FORMAT.md's rules at least once.
+META_CASES = {
+    'record_2_bytes': (b'\x01\x00', 'LLM_ERR_META_TRUNCATED'),
+    'pair_lengths_missing': (record(*GOOD, count=3), 'LLM_ERR_META_TRUNCATED'),
+    'pair_lengths_cut': (record(*GOOD, count=3, tail=b'\x04\x00'), 'LLM_ERR_META_TRUNCATED'),
+    'value_past_end': (record(GOOD[0], pair(b'recipe', b'x', vlen=40)), 'LLM_ERR_META_TRUNCATED'),
+    'value_nul_missing_at_end': (record(GOOD[0], pair(b'recipe', b'x', vterm=b'')), 'LLM_ERR_META_TRUNCATED'),
+    'version_0': (record(*GOOD, version=0), 'LLM_ERR_META_VERSION'),
+    'version_2': (record(*GOOD, version=2), 'LLM_ERR_META_VERSION'),
+    'count_0': (record(count=0), 'LLM_ERR_META_COUNT'),
+    'count_0_with_pairs': (record(*GOOD, count=0), 'LLM_ERR_META_COUNT'),
+    'count_65': (record(*[pair(b'k%d' % i, b'v') for i in range(65)]), 'LLM_ERR_META_COUNT'),
+    'key_empty': (record(pair(b'', b'x')), 'LLM_ERR_META_KEY'),
+    'key_65_bytes': (record(pair(b'k' * 65, b'x')), 'LLM_ERR_META_KEY'),
+    'key_uppercase': (record(pair(b'Name', b'x')), 'LLM_ERR_META_KEY'),
+    'key_digit_first': (record(pair(b'1name', b'x')), 'LLM_ERR_META_KEY'),
+    'key_underscore_first': (record(pair(b'_name', b'x')), 'LLM_ERR_META_KEY'),
+    'key_space': (record(pair(b'model name', b'x')), 'LLM_ERR_META_KEY'),
+    'key_dash': (record(pair(b'chat-template', b'x')), 'LLM_ERR_META_KEY'),
+    'key_utf8': (record(pair('nämé'.encode(), b'x')), 'LLM_ERR_META_KEY'),
+    'key_not_nul_terminated': (record(pair(b'name', b'x', kterm=b'=')), 'LLM_ERR_META_TERMINATOR'),
+    'value_not_nul_terminated': (record(pair(b'name', b'x', vterm=b'\n'), GOOD[1]), 'LLM_ERR_META_TERMINATOR'),
+    'value_nul_inside': (record(pair(b'name', b'ti\0ny')), 'LLM_ERR_META_VALUE'),
+    'value_invalid_byte': (record(pair(b'name', b'\xff')), 'LLM_ERR_META_VALUE'),
+    'value_overlong': (record(pair(b'name', b'\xc0\xaf')), 'LLM_ERR_META_VALUE'),
+    'value_surrogate': (record(pair(b'name', b'\xed\xa0\x80')), 'LLM_ERR_META_VALUE'),
+    'value_above_10ffff': (record(pair(b'name', b'\xf4\x90\x80\x80')), 'LLM_ERR_META_VALUE'),
+    'value_cut_sequence': (record(pair(b'name', 'é'.encode()[:1])), 'LLM_ERR_META_VALUE'),
+    'duplicate_key': (record(GOOD[0], GOOD[1], pair(b'name', b'other')), 'LLM_ERR_META_DUPLICATE'),
+    'trailing_byte': (record(*GOOD, tail=b'\0'), 'LLM_ERR_META_TRAILING'),
+    'trailing_pair': (record(*GOOD, count=1), 'LLM_ERR_META_TRAILING'),
+    'bos_past_vocab': (record(pair(b'bos_id', b'%d' % CONFIG.vocab_size)), 'LLM_ERR_META_TOKEN_ID'),
+    'eos_past_vocab': (record(pair(b'eos_id', b'99999')), 'LLM_ERR_META_TOKEN_ID'),
+    'bos_six_digits': (record(pair(b'bos_id', b'000001')), 'LLM_ERR_META_TOKEN_ID'),
+    'bos_leading_zero': (record(pair(b'bos_id', b'01')), 'LLM_ERR_META_TOKEN_ID'),
+    'bos_negative': (record(pair(b'bos_id', b'-1')), 'LLM_ERR_META_TOKEN_ID'),
+    'eos_empty': (record(pair(b'eos_id', b'')), 'LLM_ERR_META_TOKEN_ID'),
+    'eos_not_decimal': (record(pair(b'eos_id', b'0x2')), 'LLM_ERR_META_TOKEN_ID'),
+    'eos_space': (record(pair(b'eos_id', b' 2')), 'LLM_ERR_META_TOKEN_ID'),
+}
+
+# The metadata tensor's table entry: the table's own codes.
+META_ENTRY_CASES = {
+    'meta_layer_1': (last_entry('layer', 'H', 1), 'LLM_ERR_TENSOR_TABLE'),
+    'meta_twice': (ent(B.KIND_TOKENIZER, 'kind', 'H', B.KIND_METADATA), 'LLM_ERR_TENSOR_TABLE'),
+    'meta_dtype_f32': (last_entry('dtype', 'B', B.DTYPE_F32), 'LLM_ERR_DTYPE'),
+    'meta_group_size': (last_entry('group_size', 'H', 32), 'LLM_ERR_DTYPE'),
+    'meta_ndim_2': (last_entry('ndim', 'B', 2), 'LLM_ERR_SHAPE'),
+    'meta_nbytes_not_rows': (last_entry('nbytes', 'I', lambda e: e['nbytes'] + 1), 'LLM_ERR_SHAPE'),
+    'meta_past_total': (last_entry('offset', 'I', lambda e: e['offset'] + 16), 'LLM_ERR_BOUNDS'),
+    'meta_not_aligned': (last_entry('offset', 'I', lambda e: e['offset'] - 4), 'LLM_ERR_ALIGN'),
+}
+
+
+def meta_blob(valid_meta, name) -> tuple:
+    data = bytearray(valid_meta)
+    if name in META_CASES:
+        rec, want = META_CASES[name]
+        with_record(rec)(data)
+    else:
+        mutate, want = META_ENTRY_CASES[name]
+        mutate(data)
+    B.fix_crc(data)
+    assert bytes(data) != valid_meta
+    return bytes(data), want
+
+
+def test_meta_cases_cover_every_code():
+    want = {w for _, w in META_CASES.values()}
+    assert want == {s for s in ALL_STATUSES if s.startswith('LLM_ERR_META_')}
+
+
+@pytest.mark.parametrize('name', list(META_CASES) + list(META_ENTRY_CASES))
+def test_meta_error(fw, tmp_path, valid_meta, name):
+    data, want = meta_blob(valid_meta, name)
+    path = tmp_path / f'{name}.bin'
+    path.write_bytes(data)
+    r = fw.model(path)
+    assert r.status == want, r
+
+
+@pytest.mark.parametrize('name', list(META_CASES) + list(META_ENTRY_CASES))
+def test_meta_python_reader_agrees(valid_meta, name):
+    data, want = meta_blob(valid_meta, name)
+    with pytest.raises(B.BlobError) as exc:
+        B.read_blob(data)
+    assert exc.value.code == want
+
+
+def test_meta_record_rewrite_keeps_a_valid_blob(fw, tmp_path, valid_meta):
+    """with_record itself is sound: a good record written by it opens."""
+    data = bytearray(valid_meta)
+    with_record(record(*GOOD, pair(b'eos_id', b'7')))(data)
+    B.fix_crc(data)
+    path = tmp_path / 'good.bin'
+    path.write_bytes(bytes(data))
+    r = fw.model(path)
+    assert r.ok and r.int('meta') == 3 and r.int('eos') == 7 and r.int('bos') == 1, r
+    assert B.read_blob(bytes(data)).metadata == {'name': 'tiny', 'recipe': 'weights=f32', 'eos_id': '7'}
+
+
+def test_meta_truncated_everywhere(fw, tmp_path, valid_meta):
+    """Every cut of the record itself (nbytes shrunk with it): the count
+    promises more pairs than follow."""
+    e = B.tensor_table(valid_meta)[-1]
+    rec = valid_meta[e['offset']:e['offset'] + e['nbytes']]
+    for n in range(1, len(rec)):
+        data = bytearray(valid_meta)
+        with_record(rec[:n])(data)
+        B.fix_crc(data)
+        path = tmp_path / 'cut.bin'
+        path.write_bytes(bytes(data))
+        r = fw.model(path)
+        assert r.status == 'LLM_ERR_META_TRUNCATED', f'{n} of {len(rec)} record bytes: {r}'
+
+
+def test_meta_random_corruption_never_crashes(fw, tmp_path, valid_meta):
+    """Random bytes of the record changed (CRC fixed): any status, no crash
+    or sanitizer report; a blob that still opens lists its pairs."""
+    rng = random.Random(99)
+    e = B.tensor_table(valid_meta)[-1]
+    seen = set()
+    for _ in range(80):
+        data = bytearray(valid_meta)
+        for _ in range(rng.randint(1, 3)):
+            data[e['offset'] + rng.randrange(e['nbytes'])] = rng.choice([0, 1, 0x7F, 0xFF, rng.randrange(256)])
+        B.fix_crc(data)
+        path = tmp_path / 'fuzz.bin'
+        path.write_bytes(bytes(data))
+        r = fw.model(path)
+        assert r.status in ALL_STATUSES, r
+        seen.add(r.status)
+        if r.ok:
+            m = fw.command('meta')
+            assert m.ok and m.int('count') == r.int('meta'), m
+    assert len(seen) >= 4, seen
 
 
 # ------------------------------------------------------------------ llama2.c

@@ -1,13 +1,15 @@
 """Read and write llm blobs (lib/llm/BLOB_FORMAT.md, version 1).
 
 A blob holds the hyperparameters, a tensor table, the tensors (each on a
-16-byte boundary) and optionally a llama2.c tokenizer. `read_blob` validates
+16-byte boundary), optionally a llama2.c tokenizer and optionally a
+key/value metadata record. `read_blob` validates
 in the same order as the C reader and raises `BlobError` whose `.code` is the
 C status name, so tests can check both readers against the same corruptions.
 """
 from __future__ import annotations
 
 import math
+import re
 import struct
 import zlib
 from dataclasses import dataclass
@@ -33,18 +35,21 @@ KIND_W3 = 10
 KIND_FINAL_NORM = 11
 KIND_CLS = 12
 KIND_TOKENIZER = 13
+KIND_METADATA = 14
 
 KIND_NAMES = {
     KIND_TOK_EMB: "tok_emb", KIND_ATTN_NORM: "attn_norm", KIND_WQ: "wq",
     KIND_WK: "wk", KIND_WV: "wv", KIND_WO: "wo", KIND_FFN_NORM: "ffn_norm",
     KIND_W1: "w1", KIND_W2: "w2", KIND_W3: "w3", KIND_FINAL_NORM: "final_norm",
-    KIND_CLS: "cls", KIND_TOKENIZER: "tokenizer",
+    KIND_CLS: "cls", KIND_TOKENIZER: "tokenizer", KIND_METADATA: "metadata",
 }
 KIND_BY_NAME = {v: k for k, v in KIND_NAMES.items()}
 # Per-layer kinds in table order (the writer's order within a layer).
 LAYER_KINDS = (KIND_ATTN_NORM, KIND_WQ, KIND_WK, KIND_WV, KIND_WO,
                KIND_FFN_NORM, KIND_W1, KIND_W2, KIND_W3)
 LAYER_NAMES = tuple(KIND_NAMES[k] for k in LAYER_KINDS)
+# Optional kinds stored as raw u8 bytes, without a weight shape.
+RAW_KINDS = (KIND_TOKENIZER, KIND_METADATA)
 # Kinds that may be stored quantized (the 2-D weights).
 MATRIX_KINDS = (KIND_TOK_EMB, KIND_WQ, KIND_WK, KIND_WV, KIND_WO, KIND_W1, KIND_W2, KIND_W3, KIND_CLS)
 
@@ -64,6 +69,19 @@ MAX_LAYERS = 32
 MAX_VOCAB = 65535
 MAX_SEQ_LEN = 65536
 MAX_LAYERS_LIMIT = 256  # largest LLM_MAX_LAYERS a build may set
+
+# Metadata record (BLOB_FORMAT.md "Metadata"): u16 version, u16 count, then
+# per pair u16 key_len, u16 value_len, key, NUL, value, NUL.
+META_VERSION = 1
+META_MAX_PAIRS = 64
+META_MAX_KEY = 64
+META_MAX_VALUE = 0xFFFF  # bytes of UTF-8
+# The keys the converters write; name, source, ... are free text, the ids and
+# train_ctx decimals. Only bos_id and eos_id are read by the C library.
+META_KEYS = ("name", "source", "source_sha256", "bos_id", "eos_id", "chat_template",
+             "train_ctx", "recipe")
+_META_KEY = re.compile(r"[a-z][a-z0-9_.]*\Z")
+_TOKEN_ID = re.compile(r"(0|[1-9][0-9]{0,4})\Z")
 
 # Header: magic, version, header_size, flags, dim, hidden_dim, n_layers,
 # n_heads, n_kv_heads, vocab_size, seq_len, rope_theta, norm_eps, n_tensors,
@@ -180,15 +198,111 @@ def _blob_crc(data, total: int) -> int:
     return zlib.crc32(bytes(data[64:total]), crc) & 0xFFFFFFFF
 
 
+def check_meta_key(key) -> None:
+    """Raise ValueError unless key is a metadata key the format allows."""
+    if not isinstance(key, str) or not _META_KEY.match(key) or len(key) > META_MAX_KEY:
+        raise ValueError(f"metadata key {key!r} is not 1..{META_MAX_KEY} characters of "
+                         "[a-z][a-z0-9_.]*")
+
+
+def encode_metadata(metadata: dict) -> bytes:
+    """The metadata record for a dict of 1..64 pairs, in its order. Values are
+    str (an int, e.g. a token id, is written as its decimal)."""
+    if not 1 <= len(metadata) <= META_MAX_PAIRS:
+        raise ValueError(f"{len(metadata)} metadata pairs, the format allows 1..{META_MAX_PAIRS}")
+    out = [struct.pack("<HH", META_VERSION, len(metadata))]
+    for key, value in metadata.items():
+        check_meta_key(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise ValueError(f"metadata {key!r}: value {value!r} is not a str")
+        v = value.encode("utf-8")  # str rejects lone surrogates here
+        if b"\0" in v or len(v) > META_MAX_VALUE:
+            raise ValueError(f"metadata {key!r}: value holds NUL or is over {META_MAX_VALUE} bytes")
+        k = key.encode("ascii")
+        out += [struct.pack("<HH", len(k), len(v)), k, b"\0", v, b"\0"]
+    return b"".join(out)
+
+
+def parse_metadata(raw, vocab_size: int) -> dict:
+    """Validate a metadata record like the C reader (same codes, same order)
+    and return its pairs as a dict of str, in blob order."""
+    raw = bytes(raw)
+    n = len(raw)
+    if n < 4:
+        raise BlobError("LLM_ERR_META_TRUNCATED", f"metadata record is {n} bytes, shorter than 4")
+    version, count = struct.unpack_from("<HH", raw)
+    if version != META_VERSION:
+        raise BlobError("LLM_ERR_META_VERSION", f"metadata version {version}, this reader "
+                        f"supports {META_VERSION}")
+    if not 1 <= count <= META_MAX_PAIRS:
+        raise BlobError("LLM_ERR_META_COUNT", f"metadata count {count} is outside 1..{META_MAX_PAIRS}")
+    out, pos = {}, 4
+    for i in range(count):
+        where = f"metadata pair {i}"
+        if n - pos < 4:
+            raise BlobError("LLM_ERR_META_TRUNCATED", f"{where}: lengths past the end of the record")
+        klen, vlen = struct.unpack_from("<HH", raw, pos)
+        if not 1 <= klen <= META_MAX_KEY:
+            raise BlobError("LLM_ERR_META_KEY", f"{where}: key length {klen} outside 1..{META_MAX_KEY}")
+        k0 = pos + 4
+        v0 = k0 + klen + 1
+        end = v0 + vlen + 1
+        if end > n:
+            raise BlobError("LLM_ERR_META_TRUNCATED", f"{where}: key or value past the end of the record")
+        if raw[k0 + klen] != 0 or raw[v0 + vlen] != 0:
+            raise BlobError("LLM_ERR_META_TERMINATOR", f"{where}: key or value not followed by NUL")
+        kb, vb = raw[k0:k0 + klen], raw[v0:v0 + vlen]
+        key = kb.decode("latin-1")
+        if not _META_KEY.match(key):
+            raise BlobError("LLM_ERR_META_KEY", f"{where}: key {kb!r} is not [a-z][a-z0-9_.]*")
+        try:
+            if b"\0" in vb:
+                raise UnicodeError("NUL")
+            value = vb.decode("utf-8")
+        except UnicodeError:
+            raise BlobError("LLM_ERR_META_VALUE", f"{where} ({key}): value is not UTF-8 "
+                            "or holds NUL") from None
+        if key in out:
+            raise BlobError("LLM_ERR_META_DUPLICATE", f"{where}: key {key!r} appears twice")
+        out[key] = value
+        pos = end
+    if pos != n:
+        raise BlobError("LLM_ERR_META_TRAILING", f"metadata pairs end at byte {pos} of {n}")
+    for key in ("bos_id", "eos_id"):
+        v = out.get(key)
+        if v is not None and not (_TOKEN_ID.match(v) and int(v) < vocab_size):
+            raise BlobError("LLM_ERR_META_TOKEN_ID", f"metadata {key} {v!r} is not a decimal "
+                            f"below vocab_size {vocab_size}")
+    return out
+
+
+class BlobContents(tuple):
+    """read_blob's result: unpacks as (config, weights, tokenizer) and also
+    has .metadata, the metadata pairs ({} when the blob has none)."""
+
+    def __new__(cls, config, weights, tokenizer, metadata):
+        self = super().__new__(cls, (config, weights, tokenizer))
+        self.metadata = metadata
+        return self
+
+    config = property(lambda self: self[0])
+    weights = property(lambda self: self[1])
+    tokenizer = property(lambda self: self[2])
+
+
 def write_blob(config: Config, weights: dict, tokenizer: bytes | None = None,
-               progress=None) -> bytes:
+               progress=None, metadata: dict | None = None) -> bytes:
     """Serialize a model (and optionally tokenizer.bin bytes) as a blob.
 
     weights: 'tok_emb', 'final_norm', optional 'cls' (absent = tied) and lists of
     n_layers arrays for the per-layer names. Arrays are written as f32; a
     llmtools.quant.QTensor value (matrices only) is written as q8/q4 with its
     group size. progress, if given, is called with the byte count of each
-    tensor as it is written.
+    tensor as it is written. metadata: str keys and values (META_KEYS are the
+    known ones; an int value is written as its decimal), stored as the
+    metadata record; None or {} writes none.
     """
     validate_config(config, max_layers=MAX_LAYERS_LIMIT)
     shapes = tensor_shapes(config)
@@ -224,6 +338,10 @@ def write_blob(config: Config, weights: dict, tokenizer: bytes | None = None,
     if tokenizer is not None:
         tok = bytes(tokenizer)
         entries.append((KIND_TOKENIZER, 0, DTYPE_U8, 1, 0, len(tok), 1, tok))
+    if metadata:
+        rec = encode_metadata(metadata)
+        parse_metadata(rec, config.vocab_size)  # e.g. a bos_id past the vocabulary
+        entries.append((KIND_METADATA, 0, DTYPE_U8, 1, 0, len(rec), 1, rec))
 
     table_end = HEADER_SIZE + ENTRY_SIZE * len(entries)
     offsets, pos = [], _pad(table_end)
@@ -292,8 +410,9 @@ def fix_crc(data: bytearray) -> None:
     struct.pack_into("<I", data, 60, computed_crc(data))
 
 
-def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS):
-    """Validate a blob like the C reader and return (Config, weights, tokenizer bytes or None).
+def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS) -> BlobContents:
+    """Validate a blob like the C reader and return (Config, weights, tokenizer bytes or None)
+    as a BlobContents, whose .metadata holds the metadata pairs ({} when none).
 
     f32 tensors come back as float32 arrays, q8/q4 ones as llmtools.quant.QTensor.
 
@@ -348,10 +467,11 @@ def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS):
             raise BlobError("LLM_ERR_TENSOR_TABLE", f"{where}: duplicate {name} layer {layer}")
         if e["reserved"] != b"\0" * 8:
             raise BlobError("LLM_ERR_TENSOR_TABLE", f"{where}: reserved bytes not zero")
-        # LLM_ERR_DTYPE: the tokenizer is u8; weights f32, matrices also q8/q4
-        # with an allowed group size (only quantized dtypes have groups)
+        # LLM_ERR_DTYPE: the tokenizer and metadata are u8; weights f32,
+        # matrices also q8/q4 with an allowed group size (only quantized
+        # dtypes have groups)
         is_quant = e["dtype"] in (DTYPE_Q8, DTYPE_Q4)
-        if kind == KIND_TOKENIZER:
+        if kind in RAW_KINDS:
             allowed = (DTYPE_U8,)
         elif kind in MATRIX_KINDS:
             allowed = (DTYPE_F32, DTYPE_Q8, DTYPE_Q4)
@@ -368,7 +488,7 @@ def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS):
             raise BlobError("LLM_ERR_DTYPE", f"{where}: {name} group_size {e['group_size']} "
                             f"on an unquantized dtype")
         # LLM_ERR_SHAPE: ndim, shape, nbytes
-        if kind == KIND_TOKENIZER:
+        if kind in RAW_KINDS:
             rows, cols, ndim = e["rows"], 1, 1
             want_nbytes = e["rows"]
         else:
@@ -396,7 +516,7 @@ def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS):
         seen[(kind, layer)] = e
 
     for kind in KIND_NAMES:
-        if kind in (KIND_CLS, KIND_TOKENIZER):
+        if kind == KIND_CLS or kind in RAW_KINDS:
             continue
         for layer in range(config.n_layers if kind in LAYER_KINDS else 1):
             if (kind, layer) not in seen:
@@ -425,10 +545,14 @@ def read_blob(data, verify_checksum: bool = True, max_layers: int = MAX_LAYERS):
         tokenizer = data[e["offset"]:e["offset"] + e["nbytes"]]
         from .tokenizer import parse_tokenizer  # late: tokenizer imports BlobError
         parse_tokenizer(tokenizer, config.vocab_size)
+    metadata = {}
+    if (KIND_METADATA, 0) in seen:
+        e = seen[(KIND_METADATA, 0)]
+        metadata = parse_metadata(data[e["offset"]:e["offset"] + e["nbytes"]], config.vocab_size)
 
     weights = {"tok_emb": arr(KIND_TOK_EMB), "final_norm": arr(KIND_FINAL_NORM)}
     for kind in LAYER_KINDS:
         weights[KIND_NAMES[kind]] = [arr(kind, layer) for layer in range(config.n_layers)]
     if (KIND_CLS, 0) in seen:
         weights["cls"] = arr(KIND_CLS)
-    return config, weights, tokenizer
+    return BlobContents(config, weights, tokenizer, metadata)

@@ -6,6 +6,7 @@ files, wrong sizes, hash mismatches) print one line to stderr and exit 2.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import tempfile
@@ -65,6 +66,9 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
                 "  rounded by GPTQ on input statistics of text the model samples itself,\n"
                 "  the embedding and classifier int8. Norms stay f32. Per-tensor RMS and max\n"
                 "  quantization errors are printed.\n"
+                "metadata: the blob records name (the file name without extension), source\n"
+                "  (the file name) and source_sha256, bos_id 1, eos_id 2, train_ctx (seq_len)\n"
+                "  and recipe (the weight options used); --meta adds or replaces a pair.\n"
                 "exit status: 0 ok, 2 malformed input (bad magic, truncated, sizes that do "
                 "not match the header, tokenizer vocab mismatch), bad option or unreadable file")
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -87,7 +91,54 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--llama2c-q80", metavar="OUT",
                    help="also write llama2.c's version-2 int8 export (Q8_0, groups of 64), the "
                    "input of its runq.c: only for benchmarking against runq")
+    p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
+                   help="metadata pair to add or replace, e.g. chat_template=llama2 (key "
+                   "[a-z][a-z0-9_.]*, value UTF-8); repeatable")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _parse_meta(items) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise OptionError(f"--meta wants KEY=VALUE, got {item!r}")
+        try:
+            B.check_meta_key(key)
+        except ValueError as e:
+            raise OptionError(f"--meta {item!r}: {e}") from None
+        out[key] = value
+    return out
+
+
+def _recipe_text(a, spec: dict) -> str:
+    """The weight options of this conversion, for the metadata's recipe."""
+    parts = [f"weights={a.weights}"]
+    if a.weights != "f32":
+        default = quant.DEFAULT_Q4_GROUP_SIZE if a.weights == "q4" else quant.DEFAULT_GROUP_SIZE
+        parts.append(f"group_size={a.group_size or default}")
+    elif a.group_size:
+        parts.append(f"group_size={a.group_size}")
+    if a.override:
+        parts.append("override=" + ",".join(a.override))
+    if any(dt == B.DTYPE_Q4 for dt, _ in spec.values()):
+        parts.append(f"q4_method={a.q4_method}")
+        if a.q4_method in ("gptq", "search"):
+            parts.append(f"calib_seqs={a.calib_seqs}")
+    return " ".join(parts)
+
+
+def checkpoint_metadata(path, data: bytes, config: B.Config, recipe: str) -> dict:
+    """Metadata of a blob converted from the llama2.c checkpoint data read from path."""
+    return {
+        "name": Path(path).stem,
+        "source": Path(path).name,
+        "source_sha256": hashlib.sha256(data).hexdigest(),
+        "bos_id": "1",
+        "eos_id": "2",
+        "train_ctx": str(config.seq_len),
+        "recipe": recipe,
+    }
 
 
 def _parse_overrides(items) -> dict:
@@ -114,7 +165,17 @@ def _convert(a) -> int:
         spec = quant.recipe(a.weights, a.group_size, _parse_overrides(a.override))
     except ValueError as e:
         raise OptionError(str(e)) from None
-    config, weights = read_checkpoint(_read(a.checkpoint))
+    extra_meta = _parse_meta(a.meta)
+    raw = _read(a.checkpoint)
+    config, weights = read_checkpoint(raw)
+    metadata = checkpoint_metadata(a.checkpoint, raw, config, _recipe_text(a, spec))
+    metadata.update(extra_meta)
+    try:  # before the slow steps: a --meta the record cannot hold
+        B.parse_metadata(B.encode_metadata(metadata), config.vocab_size)
+    except B.BlobError:
+        raise
+    except ValueError as e:
+        raise OptionError(str(e)) from None
     tok_bytes = None
     if a.tokenizer:
         tok_bytes = _read(a.tokenizer)
@@ -146,7 +207,7 @@ def _convert(a) -> int:
     n_bytes = sum(quant.payload_size(x) for x in _all_tensors(weights)) + len(tok_bytes or b"")
     with tqdm(total=n_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="write",
               disable=True if a.no_progress else None, leave=False) as bar:
-        data = B.write_blob(config, weights, tok_bytes, progress=bar.update)
+        data = B.write_blob(config, weights, tok_bytes, progress=bar.update, metadata=metadata)
     _write_atomic(Path(a.output), data)
     if reports:
         print(f"  {'tensor':<12} {'dtype':<5} {'group':>5} {'bytes':>9} {'rms err':>10} "
@@ -164,6 +225,7 @@ def _convert(a) -> int:
         print(f"weights: {a.weights}, {w_bytes} bytes of tensors ({w_bytes / f32_bytes:.1%} of f32); "
               f"blob size {len(data)} bytes")
     print(f"config: {_config_line(config)}")
+    print(f"metadata: {len(metadata)} pairs ({', '.join(metadata)})")
     if config.n_layers > B.MAX_LAYERS:
         print(f"note: {config.n_layers} layers; build the library with -DLLM_MAX_LAYERS={config.n_layers}")
     return 0
@@ -178,8 +240,8 @@ def _all_tensors(weights: dict):
 # ------------------------------------------------------------------ inspect
 
 def _inspect_args(p: argparse.ArgumentParser) -> None:
-    p.description = ("Print an llm blob's config, tensor table, size, tokenizer and checksum, "
-                     "then validate it as the C reader does.")
+    p.description = ("Print an llm blob's config, tensor table, size, tokenizer, metadata and "
+                     "checksum, then validate it as the C reader does.")
     p.epilog = ("exit status: 0 valid blob, 2 invalid (the error's LLM_ERR_* code and message "
                 "are printed to stderr)")
     p.add_argument("blob", help="llm blob file")
@@ -213,7 +275,7 @@ def _inspect(a) -> int:
         print(f"  {i:>3}  {B.KIND_NAMES.get(e['kind'], '?' + str(e['kind'])):<10} {e['layer']:>5}  "
               f"{_dtype_label(e):<5} {shape:<12} "
               f"{e['offset']:>10} {e['nbytes']:>10}")
-        if e["kind"] != B.KIND_TOKENIZER:
+        if e["kind"] not in B.RAW_KINDS:
             n_params += e["rows"] * e["cols"]
     print(f"total size: {h['total_size']} bytes (header says), {n_params} parameters")
     tok = [e for e in table if e["kind"] == B.KIND_TOKENIZER]
@@ -227,6 +289,19 @@ def _inspect(a) -> int:
             print(f"tokenizer: embedded, {len(raw)} bytes, unreadable ({e.message})")
     else:
         print("tokenizer: none")
+    meta = [e for e in table if e["kind"] == B.KIND_METADATA]
+    if meta:
+        raw = data[meta[0]["offset"]:meta[0]["offset"] + meta[0]["nbytes"]]
+        try:
+            pairs = B.parse_metadata(raw, c.vocab_size)
+            print(f"metadata: {len(pairs)} pairs, {len(raw)} bytes")
+            width = max(len(k) for k in pairs)
+            for k, v in pairs.items():
+                print(f"  {k:<{width}} = {v!r}" if not v.isprintable() else f"  {k:<{width}} = {v}")
+        except B.BlobError as e:
+            print(f"metadata: {len(raw)} bytes, unreadable ({e.code}: {e.message})")
+    else:
+        print("metadata: none (BOS 1, EOS 2)")
     stored, computed = B.stored_crc(data), B.computed_crc(data)
     if stored == computed:
         print(f"checksum: OK (0x{stored:08x})")

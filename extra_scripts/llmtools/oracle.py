@@ -153,8 +153,8 @@ def generate(model: Model, tokenizer, prompt: str, steps: int, sampler):
 
     The text includes the prompt's pieces (as run.c prints them). tokens is
     the sequence from BOS: the prompt, then every sampled token that was
-    emitted; a sampled BOS or EOS ends generation and is not included.
-    steps 0 or > seq_len means seq_len.
+    emitted; a sampled BOS or EOS (the tokenizer's bos_id / eos_id) ends
+    generation and is not included. steps 0 or > seq_len means seq_len.
     """
     seq_len = model.config.seq_len
     if steps <= 0 or steps > seq_len:
@@ -171,7 +171,7 @@ def generate(model: Model, tokenizer, prompt: str, steps: int, sampler):
         sampled = pos >= len(prompt_tokens) - 1
         nxt = sampler.sample(logits, seq) if sampled else prompt_tokens[pos + 1]
         pos += 1
-        if sampled and nxt in (BOS, EOS):
+        if sampled and nxt in (getattr(tokenizer, "bos_id", BOS), getattr(tokenizer, "eos_id", EOS)):
             break
         out.append(tokenizer.decode(token, nxt))
         seq.append(nxt)

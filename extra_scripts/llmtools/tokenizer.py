@@ -64,10 +64,13 @@ def _cstr(b: bytes) -> bytes:
 
 
 class Tokenizer:
-    """llama2.c BPE tokenizer. vocab_size None reads every record in data."""
+    """llama2.c BPE tokenizer. vocab_size None reads every record in data;
+    bos_id / eos_id are the model's (a blob's metadata may name others)."""
 
-    def __init__(self, data: bytes, vocab_size: int | None = None):
+    def __init__(self, data: bytes, vocab_size: int | None = None, bos_id: int = BOS,
+                 eos_id: int = EOS):
         self.max_token_length, self.vocab, self.scores = parse_tokenizer(data, vocab_size)
+        self.bos_id, self.eos_id = bos_id, eos_id
         self.vocab_size = len(self.vocab)
         self._scores32 = [float(np.float32(s)) for s in self.scores]
         self._cvocab = [_cstr(t) for t in self.vocab]
@@ -86,7 +89,7 @@ class Tokenizer:
         """Token ids of text (str, or bytes for raw/invalid UTF-8) as run.c encode()."""
         raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         raw = _cstr(raw)  # C stops at the first NUL
-        tokens = [BOS] if bos else []
+        tokens = [self.bos_id] if bos else []
         if raw:
             # Dummy prefix; a vocab without " " gets its byte token.
             tokens.append(self._lookup.get(b" ", BYTE0 + 0x20))
@@ -105,7 +108,7 @@ class Tokenizer:
             i = j
         self._merge(tokens)
         if eos:
-            tokens.append(EOS)
+            tokens.append(self.eos_id)
         return tokens
 
     def _pair(self, a: int, b: int):
@@ -135,7 +138,7 @@ class Tokenizer:
     def piece(self, prev: int, token: int) -> bytes:
         """run.c decode(): the token's text after prev, before safe_printf."""
         p = self._cvocab[token]
-        if prev == BOS and p[:1] == b" ":
+        if prev == self.bos_id and p[:1] == b" ":
             p = p[1:]
         m = _BYTE_TOKEN.match(p)
         if m:

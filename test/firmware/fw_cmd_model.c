@@ -1,4 +1,4 @@
-/* Commands that load things: info, reset, model, tok, init, init_short. */
+/* Commands that load things: info, reset, model, meta, tok, init, init_short. */
 #include <string.h>
 
 #include "fw_io.h"
@@ -36,6 +36,7 @@ static void drop_tok(void) {
 void fw_drop_all(void) {
     drop_model();
     drop_tok();
+    fw_drop_state();
 }
 
 static const char *backend_name(void) {
@@ -135,6 +136,69 @@ void fw_cmd_model(const char *cmd, char *args) {
         fw_out_f32_hex(&c->norm_eps, 1);
         fw_out_kv_u("tied", fw.model.cls.data == fw.model.tok_emb.data);
         fw_out_kv_u("tokenizer", fw.model.tokenizer_size);
+        fw_out_kv_i("bos", fw.model.bos_id);
+        fw_out_kv_i("eos", fw.model.eos_id);
+        fw_out_kv_u("meta", llm_model_meta_count(&fw.model));
+    }
+    fw_out_end();
+}
+
+/* meta: every pair through llm_model_meta_at (keys, values as hex lists,
+ * value lengths), whether each came NUL-terminated at its length, and the
+ * status of the pair one past the end. meta <hex key>: llm_model_meta. */
+void fw_cmd_meta(const char *cmd, char *args) {
+    char *w_key = fw_word(&args);
+    if (!fw.model_ok) {
+        fw_reply_error(cmd, "no_model");
+        return;
+    }
+    if (w_key != NULL) {
+        if (fw_hex_decode(w_key) < 0) {
+            fw_reply_error(cmd, "usage");
+            return;
+        }
+        const char *value;
+        size_t len;
+        llm_status s = llm_model_meta(&fw.model, w_key, &value, &len);
+        fw_out_begin(cmd, s);
+        if (s == LLM_OK) {
+            fw_out_kv_u("len", len);
+            fw_out_kv_u("nul", value[len] == '\0' && strlen(value) == len);
+            fw_out_kv_hex("value", value, len);
+        }
+        fw_out_end();
+        return;
+    }
+    const uint32_t n = llm_model_meta_count(&fw.model);
+    int nul = 1;
+    for (uint32_t i = 0; i < n; i++) { /* first pass: status and terminators */
+        const char *k, *v;
+        size_t len;
+        if (llm_model_meta_at(&fw.model, i, &k, &v, &len) != LLM_OK) {
+            fw_reply_error(cmd, "meta_at_failed");
+            return;
+        }
+        nul &= v[len] == '\0' && strlen(v) == len;
+    }
+    const char *k, *v;
+    const llm_status past = llm_model_meta_at(&fw.model, n, &k, &v, NULL);
+    fw_out_begin(cmd, LLM_OK);
+    fw_out_kv_u("count", n);
+    fw_out_kv_u("nul", (uint64_t)nul);
+    fw_out_str(" past_end=");
+    fw_out_str(llm_status_str(past));
+    const char *const lists[3] = {"keys", "values", "lens"};
+    for (int list = 0; list < 3; list++) {
+        fw_out_key(lists[list]);
+        if (n == 0) fw_out_str("-");
+        for (uint32_t i = 0; i < n; i++) {
+            size_t len;
+            llm_model_meta_at(&fw.model, i, &k, &v, &len);
+            if (i > 0) fw_out_str(",");
+            if (list == 0) fw_out_hex(k, strlen(k));
+            if (list == 1) fw_out_hex(v, len);
+            if (list == 2) fw_out_u(len);
+        }
     }
     fw_out_end();
 }

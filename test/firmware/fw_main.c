@@ -25,7 +25,13 @@
  *                                 llm_model_open: size, and when OK format dim
  *                                 hidden_dim n_layers n_heads n_kv_heads
  *                                 vocab_size seq_len rope_theta norm_eps (bits)
- *                                 tied tokenizer (embedded bytes)
+ *                                 tied tokenizer (embedded bytes) bos eos
+ *                                 meta (metadata pairs)
+ *   meta                          every llm_model_meta_at pair: count, nul
+ *                                 (all NUL-terminated at their length),
+ *                                 past_end (status of pair count),
+ *                                 keys=<hex>,... values=<hex>,... lens=<list>
+ *   meta <hex key>                llm_model_meta: when OK len nul value=<hex>
  *   tok <path> | tok -            external tokenizer for the next init, or none
  *   init <seq_len> [<kv>]         llm_arena_size, then llm_init on a fresh arena
  *   init_short <seq_len> [<kv>]   of exactly that size (init_short: one byte
@@ -63,6 +69,11 @@
  *                                 (documented in fw_cmd_parallel.c)
  *   esp_plan                      the ESP32-S3 port's target-neutral decisions
  *                                 (documented in fw_cmd_esp32s3.c)
+ *   state_size, state_save, state_restore, state_poke, state_hex
+ *                                 llm_state_* on a firmware-held buffer that
+ *                                 survives init and model (fw_cmd_state.c)
+ *   prefill <pos0> <ids>          timed llm_forward over ids, greedy next
+ *                                 token (fw_cmd_state.c)
  *   quit                          free everything, answer, exit
  */
 #include <string.h>
@@ -95,11 +106,14 @@ static const struct {
     cmd_fn fn;
 } commands[] = {
     {"info", fw_cmd_info},         {"reset", fw_cmd_reset},     {"model", fw_cmd_model},
+    {"meta", fw_cmd_meta},
     {"tok", fw_cmd_tok},           {"init", fw_cmd_init},       {"init_short", fw_cmd_init},
     {"forward", fw_cmd_forward},   {"sample", fw_cmd_sample},   {"encode", fw_cmd_encode},
     {"decode", fw_cmd_decode},     {"generate", fw_cmd_generate}, {"kernel", fw_cmd_kernel},
     {"qkernel", fw_cmd_qkernel},   {"teacher", fw_cmd_teacher},
     {"workers", fw_cmd_workers},   {"parallel", fw_cmd_parallel}, {"esp_plan", fw_cmd_esp_plan},
+    {"state_size", fw_cmd_state},  {"state_save", fw_cmd_state},  {"state_restore", fw_cmd_state},
+    {"state_poke", fw_cmd_state},  {"state_hex", fw_cmd_state},    {"prefill", fw_cmd_state},
 };
 
 int main(void) {

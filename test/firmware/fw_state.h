@@ -35,13 +35,21 @@ typedef struct fw_state {
     size_t arena_size;
     int ctx_ok;             /* llm_init succeeded */
     llm_ctx ctx;
+
+    /* The last state_save's buffer; kept across init and model, so a state
+     * can be restored into another context or model. */
+    uint8_t *state_alloc;   /* (state_len + misalign) bytes as allocated */
+    uint8_t *state_buf;     /* (state_len) the caller buffer, possibly misaligned */
+    size_t state_len;
 } fw_state;
 
 extern fw_state fw;
 
 /* Drop the context (arena freed). */
 void fw_drop_ctx(void);
-/* Drop everything: context, model, tokenizer. */
+/* Drop the saved state buffer. */
+void fw_drop_state(void);
+/* Drop everything: context, model, tokenizer, saved state. */
 void fw_drop_all(void);
 
 /* Command handlers: cmd is the command word, args the rest of the line.
@@ -49,6 +57,7 @@ void fw_drop_all(void);
 void fw_cmd_info(const char *cmd, char *args);
 void fw_cmd_reset(const char *cmd, char *args);
 void fw_cmd_model(const char *cmd, char *args);
+void fw_cmd_meta(const char *cmd, char *args);
 void fw_cmd_tok(const char *cmd, char *args);
 void fw_cmd_init(const char *cmd, char *args);
 void fw_cmd_forward(const char *cmd, char *args);
@@ -62,6 +71,7 @@ void fw_cmd_teacher(const char *cmd, char *args);
 void fw_cmd_workers(const char *cmd, char *args);   /* fw_cmd_parallel.c */
 void fw_cmd_parallel(const char *cmd, char *args);  /* fw_cmd_parallel.c */
 void fw_cmd_esp_plan(const char *cmd, char *args);  /* fw_cmd_esp32s3.c */
+void fw_cmd_state(const char *cmd, char *args);     /* fw_cmd_state.c: state_* */
 
 /* The llm_port.parallel_for hook, split as the workers command set. */
 void fw_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user);

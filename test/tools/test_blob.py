@@ -195,7 +195,7 @@ def test_tensor_count_out_of_range(good, extra):
 
 
 @pytest.mark.parametrize("field,fmt,value", [
-    ("kind", "H", 0), ("kind", "H", 14), ("layer", "H", 2),
+    ("kind", "H", 0), ("kind", "H", 15), ("layer", "H", 2),
 ])
 def test_tensor_table_bad_entry(good, field, fmt, value):
     _, data = good
@@ -353,13 +353,131 @@ def test_tokenizer_malformed(good):
     assert _code(data) == "LLM_ERR_TOKENIZER"
 
 
+# ---------------------------------------------------------------- metadata
+
+META = {"name": "tiny ✓", "source": "tiny.bin", "source_sha256": "ab" * 32, "bos_id": "1",
+        "eos_id": "2", "chat_template": "llama2", "train_ctx": "64", "recipe": "weights=f32",
+        "empty": ""}
+
+
+def test_metadata_round_trip_and_layout(tiny):
+    c, w, tok = tiny
+    data = B.write_blob(c, w, tok, metadata=META)
+    got = B.read_blob(data)
+    assert got.metadata == META and list(got.metadata) == list(META)
+    assert got.config == c and got.tokenizer == tok
+    table = B.tensor_table(data)
+    assert len(table) == 9 * c.n_layers + 5 == B.parse_header(data)["n_tensors"]  # the format's limit
+    e = table[-1]
+    assert (e["kind"], e["layer"], e["dtype"], e["ndim"], e["group_size"]) == (B.KIND_METADATA, 0, B.DTYPE_U8, 1, 0)
+    assert e["rows"] == e["nbytes"] and e["cols"] == 1 and e["offset"] % 16 == 0
+    rec = data[e["offset"]:e["offset"] + e["nbytes"]]
+    # u16 version 1, u16 count, then u16 key_len, u16 value_len, key, NUL, value, NUL
+    assert rec[:4] == struct.pack("<HH", 1, len(META))
+    assert rec[4:18] == struct.pack("<HH", 4, len("tiny ✓".encode())) + b"name\0" + "tiny ✓".encode()[:5]
+    assert rec == B.encode_metadata(META) and rec.endswith(b"recipe\0weights=f32\0" + b"\5\0\0\0empty\0\0")
+    # The same model without metadata: the tensors before it are unchanged.
+    plain = B.write_blob(c, w, tok)
+    assert B.read_blob(plain).metadata == {}
+    assert B.KIND_METADATA not in {x["kind"] for x in B.tensor_table(plain)}
+    assert B.write_blob(c, w, tok, metadata={}) == plain == B.write_blob(c, w, tok, metadata=None)
+
+
+def test_metadata_int_values_and_untied(tiny):
+    c, _, _ = tiny
+    w = T.random_model(c, 3, tied=True)
+    data = B.write_blob(c, w, metadata={"bos_id": 0, "eos_id": c.vocab_size - 1, "train_ctx": 2048})
+    assert B.read_blob(data).metadata == {"bos_id": "0", "eos_id": str(c.vocab_size - 1), "train_ctx": "2048"}
+
+
+@pytest.mark.parametrize("meta,match", [
+    ({"Name": "x"}, "metadata key"),
+    ({"": "x"}, "metadata key"),
+    ({"k" * 65: "x"}, "metadata key"),
+    ({"1a": "x"}, "metadata key"),
+    ({"a-b": "x"}, "metadata key"),
+    ({"name": "a\0b"}, "NUL"),
+    ({"name": "x" * 65536}, "NUL or is over"),
+    ({"name": b"bytes"}, "not a str"),
+    ({"name": True}, "not a str"),
+    ({"name": "\ud800"}, "surrogate"),
+    ({f"k{i}": "v" for i in range(65)}, "65 metadata pairs"),
+    ({"bos_id": "512"}, "bos_id"),
+    ({"eos_id": -1}, "eos_id"),
+])
+def test_write_rejects_bad_metadata(tiny, meta, match):
+    c, w, _ = tiny
+    with pytest.raises(ValueError, match=match):
+        B.write_blob(c, w, metadata=meta)
+
+
+def _pair(k: bytes, v: bytes, klen=None, vlen=None, kterm=b"\0", vterm=b"\0"):
+    return struct.pack("<HH", len(k) if klen is None else klen, len(v) if vlen is None else vlen) + k + kterm + v + vterm
+
+
+def _rec(*pairs, version=1, count=None, tail=b""):
+    return struct.pack("<HH", version, len(pairs) if count is None else count) + b"".join(pairs) + tail
+
+
+@pytest.mark.parametrize("rec,code", [
+    (b"\1\0\1", "LLM_ERR_META_TRUNCATED"),
+    (_rec(_pair(b"a", b"b"), count=2), "LLM_ERR_META_TRUNCATED"),
+    (_rec(_pair(b"a", b"b", vlen=9)), "LLM_ERR_META_TRUNCATED"),
+    (_rec(_pair(b"a", b"b"), version=3), "LLM_ERR_META_VERSION"),
+    (_rec(count=0), "LLM_ERR_META_COUNT"),
+    (_rec(*[_pair(b"k%d" % i, b"") for i in range(65)]), "LLM_ERR_META_COUNT"),
+    (_rec(_pair(b"", b"b")), "LLM_ERR_META_KEY"),
+    (_rec(_pair(b"a" * 65, b"b")), "LLM_ERR_META_KEY"),
+    (_rec(_pair(b"aB", b"b")), "LLM_ERR_META_KEY"),
+    (_rec(_pair(b"a\xe9", b"b")), "LLM_ERR_META_KEY"),
+    (_rec(_pair(b"a", b"b", kterm=b" ")), "LLM_ERR_META_TERMINATOR"),
+    (_rec(_pair(b"a", b"b", vterm=b"!")), "LLM_ERR_META_TERMINATOR"),
+    (_rec(_pair(b"a", b"\xc3")), "LLM_ERR_META_VALUE"),
+    (_rec(_pair(b"a", b"\xe0\x80\x80")), "LLM_ERR_META_VALUE"),
+    (_rec(_pair(b"a", b"x\0")), "LLM_ERR_META_VALUE"),
+    (_rec(_pair(b"a", b"1"), _pair(b"b", b"2"), _pair(b"a", b"3")), "LLM_ERR_META_DUPLICATE"),
+    (_rec(_pair(b"a", b"1"), tail=b"\0\0"), "LLM_ERR_META_TRAILING"),
+    (_rec(_pair(b"bos_id", b"1.0")), "LLM_ERR_META_TOKEN_ID"),
+    (_rec(_pair(b"eos_id", b"+2")), "LLM_ERR_META_TOKEN_ID"),
+    (_rec(_pair(b"eos_id", b"64")), "LLM_ERR_META_TOKEN_ID"),
+])
+def test_metadata_record_errors(rec, code):
+    """parse_metadata directly, on a vocabulary of 64 (the device tests run the same codes)."""
+    with pytest.raises(B.BlobError) as ei:
+        B.parse_metadata(rec, 64)
+    assert ei.value.code == code
+    assert B.parse_metadata(_rec(_pair(b"eos_id", b"63"), _pair(b"x.y_1", "é🙂".encode())), 64) == \
+        {"eos_id": "63", "x.y_1": "é🙂"}
+
+
+def test_metadata_entry_errors(tiny):
+    c, w, tok = tiny
+    good = bytearray(B.write_blob(c, w, tok, metadata=META))
+    i = len(B.tensor_table(good)) - 1
+    for field, fmt, value, code in [("layer", "H", 1, "LLM_ERR_TENSOR_TABLE"),
+                                    ("dtype", "B", B.DTYPE_F32, "LLM_ERR_DTYPE"),
+                                    ("ndim", "B", 2, "LLM_ERR_SHAPE")]:
+        data = bytearray(good)
+        _entry(data, i, field, fmt, value)
+        assert _code(data) == code, field
+    data = bytearray(good)
+    _entry(data, i - 1, "kind", "H", B.KIND_METADATA)  # the tokenizer's entry: two metadata tensors
+    assert _code(data) == "LLM_ERR_TENSOR_TABLE"
+    data = bytearray(good)
+    e = B.tensor_table(data)[i]
+    data[e["offset"] + 5] = ord("N")  # first key "name" -> "Name"
+    B.fix_crc(data)
+    assert _code(data) == "LLM_ERR_META_KEY"
+
+
 def test_every_code_has_a_corruption_test():
     """Every status read_blob can raise (found in its source) is reached by a test above."""
     import inspect
     import re
     from llmtools import tokenizer
     src = "".join(inspect.getsource(f) for f in
-                  (B.read_blob, B.validate_config, B.parse_header, tokenizer.parse_tokenizer))
+                  (B.read_blob, B.validate_config, B.parse_header, tokenizer.parse_tokenizer,
+                   B.parse_metadata))
     raised = set(re.findall(r'"(LLM_ERR_[A-Z_]+)"', src))
     tested = set(re.findall(r'"(LLM_ERR_[A-Z_]+)"', inspect.getsource(inspect.getmodule(_code))))
     assert raised and raised <= tested

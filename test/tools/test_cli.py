@@ -1,5 +1,6 @@
 """llm-convert / llm-inspect (`python -m llmtools convert|inspect`): real
 conversions of stories260K and one-line errors with exit code 2 on bad input."""
+import hashlib
 import struct
 
 import numpy as np
@@ -47,13 +48,91 @@ def test_inspect_stories260k(converted, cli):
     assert r.returncode == 0, r.stderr
     o = r.stdout
     assert "dim=64 hidden_dim=172 n_layers=5 n_heads=8 n_kv_heads=4 vocab_size=512 seq_len=512" in o
-    assert "tensors: 48 (classifier tied)" in o  # 1 + 9 * 5 + final_norm + tokenizer
+    assert "tensors: 49 (classifier tied)" in o  # 1 + 9 * 5 + final_norm + tokenizer + metadata
     assert "tok_emb" in o and "512x64" in o and "131072" in o
     assert f"total size: {out.stat().st_size} bytes" in o
     assert "tokenizer: embedded, 512 tokens, max token length 7, 6227 bytes" in o
     assert "checksum: OK" in o and "valid: yes" in o
+    assert "metadata: 7 pairs, " in o
+    lines = o.splitlines()
+    i = lines.index(next(x for x in lines if x.startswith("metadata: ")))
+    pairs = [tuple(x.split(" = ", 1)) for x in lines[i + 1:i + 8]]
+    assert [(k.strip(), v) for k, v in pairs] == list(B.read_blob(out.read_bytes()).metadata.items())
     rows = [line.split() for line in o.splitlines() if line.strip().startswith(("0 ", "1 "))]
     assert rows[0][:6] == ["0", "tok_emb", "0", "f32", "512x64", str(B.tensor_table(out.read_bytes())[0]["offset"])]
+
+
+def test_convert_metadata(converted, model_file):
+    out, r = converted
+    assert "metadata: 7 pairs (name, source, source_sha256, bos_id, eos_id, train_ctx, recipe)" in r.stdout
+    assert B.read_blob(out.read_bytes()).metadata == {
+        "name": "stories260K",
+        "source": "stories260K.bin",
+        "source_sha256": hashlib.sha256(model_file("stories260K.bin").read_bytes()).hexdigest(),
+        "bos_id": "1",
+        "eos_id": "2",
+        "train_ctx": "512",
+        "recipe": "weights=f32",
+    }
+
+
+@pytest.mark.parametrize("opts,recipe", [
+    (["--weights", "q8"], "weights=q8 group_size=32"),
+    (["--weights", "q8", "--group-size", "64", "--override", "w2=f32", "--override", "tok_emb=q8:16"],
+     "weights=q8 group_size=64 override=w2=f32,tok_emb=q8:16"),
+    (["--weights", "q4", "--q4-method", "minmax"], "weights=q4 group_size=32 q4_method=minmax"),
+    (["--override", "w1=q4", "--calib-seqs", "2"], "weights=f32 override=w1=q4 q4_method=gptq calib_seqs=2"),
+])
+def test_convert_recipe_and_meta_options(tmp_path, capsys, opts, recipe):
+    c = T.tiny_config()
+    src = tmp_path / "tiny-model.v2.bin"
+    raw = write_legacy(c, T.random_model(c, 2, tied=True))
+    src.write_bytes(raw)
+    out = tmp_path / "m.llmb"
+    argv = [str(src), "-o", str(out), "--no-progress", *opts,
+            "--meta", "chat_template=zephyr", "--meta", "train_ctx=4096", "--meta", "x.note=a=b ü", "--meta", "e="]
+    assert cli.convert_main(argv) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    meta = B.read_blob(out.read_bytes()).metadata
+    assert meta == {"name": "tiny-model.v2", "source": "tiny-model.v2.bin",
+                    "source_sha256": hashlib.sha256(raw).hexdigest(), "bos_id": "1", "eos_id": "2",
+                    "train_ctx": "4096", "recipe": recipe, "chat_template": "zephyr",
+                    "x.note": "a=b ü", "e": ""}
+    assert list(meta)[-3:] == ["chat_template", "x.note", "e"]  # added after the converter's own
+
+
+@pytest.mark.parametrize("meta,code", [
+    ("novalue", "--meta wants KEY=VALUE"),
+    ("Name=x", "[a-z][a-z0-9_.]*"),
+    ("=x", "[a-z][a-z0-9_.]*"),
+    ("bos_id=512", "LLM_ERR_META_TOKEN_ID"),
+    ("eos_id=two", "LLM_ERR_META_TOKEN_ID"),
+])
+def test_convert_bad_meta(model_file, tmp_path, cli, meta, code):
+    out = tmp_path / "x.llmb"
+    _user_error(cli("convert", model_file("stories260K.bin"), "-o", out, "--meta", meta), code)
+    assert not out.exists()
+
+
+def test_inspect_without_and_with_bad_metadata(tmp_path, capsys, tiny):
+    c, w, tok = tiny
+    p = tmp_path / "plain.llmb"
+    p.write_bytes(B.write_blob(c, w, tok))
+    assert cli.inspect_main([str(p)]) == 0
+    assert "metadata: none (BOS 1, EOS 2)" in capsys.readouterr().out
+    data = bytearray(B.write_blob(c, w, tok, metadata={"name": "t", "note": "tab\there"}))
+    p.write_bytes(bytes(data))
+    assert cli.inspect_main([str(p)]) == 0
+    o = capsys.readouterr().out
+    assert "metadata: 2 pairs, " in o and "  name = t\n" in o and "  note = 'tab\\there'\n" in o
+    e = B.tensor_table(data)[-1]
+    data[e["offset"]] = 2  # record version
+    B.fix_crc(data)
+    p.write_bytes(bytes(data))
+    assert cli.inspect_main([str(p)]) == 2
+    cap = capsys.readouterr()
+    assert "metadata: " in cap.out and "unreadable (LLM_ERR_META_VERSION" in cap.out
+    assert cap.err.startswith("llm-inspect: error: LLM_ERR_META_VERSION")
 
 
 def test_inspect_checksum_mismatch(converted, tmp_path, cli):

@@ -47,6 +47,26 @@ typedef enum llm_status {
     LLM_ERR_PROMPT_TOO_LONG,/* prompt tokens do not fit the context or buffer */
     LLM_ERR_UTF8,           /* text is not valid UTF-8 */
     LLM_ERR_CONTEXT_FULL,   /* position >= context length */
+    /* llm_state_save / llm_state_restore */
+    LLM_ERR_STATE_BUFFER,   /* save: buffer smaller than llm_state_size() */
+    LLM_ERR_STATE_TRUNCATED,/* restore: buffer shorter than the state it holds */
+    LLM_ERR_STATE_MAGIC,    /* restore: not a saved state */
+    LLM_ERR_STATE_VERSION,  /* restore: state format version not supported */
+    LLM_ERR_STATE_CORRUPT,  /* restore: header or payload CRC-32 mismatch */
+    LLM_ERR_STATE_MODEL,    /* restore: saved with another model (config or weights) */
+    LLM_ERR_STATE_KV_TYPE,  /* restore: saved with another kv_type */
+    LLM_ERR_STATE_CONTEXT,  /* restore: more positions than this context's seq_len */
+    LLM_ERR_NOT_FOUND,      /* llm_model_meta: no such key */
+    /* Malformed blob metadata (BLOB_FORMAT.md "Metadata", checked in this order): */
+    LLM_ERR_META_TRUNCATED, /* a length runs past the end of the record */
+    LLM_ERR_META_VERSION,   /* record version is not 1 */
+    LLM_ERR_META_COUNT,     /* pair count outside 1..LLM_META_MAX_PAIRS */
+    LLM_ERR_META_KEY,       /* key empty, too long, or not [a-z][a-z0-9_.]* */
+    LLM_ERR_META_TERMINATOR,/* the byte after a key or value is not NUL */
+    LLM_ERR_META_VALUE,     /* value not UTF-8 or contains NUL */
+    LLM_ERR_META_DUPLICATE, /* a key appears twice */
+    LLM_ERR_META_TRAILING,  /* bytes after the last pair */
+    LLM_ERR_META_TOKEN_ID,  /* bos_id/eos_id not a plain decimal below vocab_size */
     LLM_STATUS_COUNT
 } llm_status;
 
@@ -145,6 +165,11 @@ typedef struct llm_model {
     llm_layer layers[LLM_MAX_LAYERS];
     const uint8_t *tokenizer; /* embedded tokenizer (llama2.c format) or NULL */
     size_t tokenizer_size;
+    const uint8_t *meta;      /* (meta_size) validated metadata record or NULL */
+    size_t meta_size;
+    uint32_t meta_count;      /* metadata pairs, 0 without metadata */
+    int32_t bos_id;           /* metadata bos_id, else 1: 0..vocab_size-1 */
+    int32_t eos_id;           /* metadata eos_id, else 2: 0..vocab_size-1 */
     uint8_t format;           /* LLM_FORMAT_* */
 } llm_model;
 
@@ -157,6 +182,25 @@ typedef struct llm_model {
  * checkpoint must be exactly its file length.
  */
 llm_status llm_model_open(llm_model *m, const void *data, size_t size);
+
+/* ------------------------------------------------------------------ metadata */
+
+/* Limits of the blob metadata record (BLOB_FORMAT.md "Metadata"). */
+enum { LLM_META_MAX_PAIRS = 64, LLM_META_MAX_KEY = 64 };
+
+/* Key/value pairs of an opened model's metadata, in blob order: 0 for a
+ * llama2.c checkpoint or a blob without metadata, else 1..LLM_META_MAX_PAIRS. */
+uint32_t llm_model_meta_count(const llm_model *m);
+
+/* Pair i (0..count-1). *key and *value point into the blob and are
+ * NUL-terminated; *len is the value's length without the NUL (len may be
+ * NULL). LLM_ERR_ARG when i >= count or m, key or value is NULL. */
+llm_status llm_model_meta_at(const llm_model *m, uint32_t i, const char **key,
+                             const char **value, size_t *len);
+
+/* The value of key (NUL-terminated, compared bytewise), as llm_model_meta_at
+ * gives it; LLM_ERR_NOT_FOUND when the model has no such key (*value NULL). */
+llm_status llm_model_meta(const llm_model *m, const char *key, const char **value, size_t *len);
 
 /* ------------------------------------------------------------------ context */
 
@@ -186,6 +230,7 @@ typedef struct llm_tokenizer {
     uint32_t max_token_len;
     const uint32_t *offsets;  /* (vocab_size) byte offset of each token's record */
     const uint16_t *sorted;   /* (vocab_size) ids sorted by token bytes */
+    int32_t bos_id, eos_id;   /* the model's, for llm_encode / llm_decode */
     char *merge_buf;          /* (2*max_token_len + 2) scratch for BPE merges */
 } llm_tokenizer;
 
@@ -255,7 +300,8 @@ llm_status llm_forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits
 
 /* Tokenize NUL-terminated UTF-8 text as llama2.c does (dummy-prefix space,
  * code-point lookup, <0xXX> byte fallback, greedy best-score merges), with
- * optional BOS (1) / EOS (2). Writes at most max_tokens ids. Merging runs in
+ * optional BOS / EOS (the model's bos_id / eos_id: 1 and 2 unless its
+ * metadata says otherwise). Writes at most max_tokens ids. Merging runs in
  * tokens itself as 16-bit ids, so the unmerged sequence (up to one id per
  * byte, plus BOS and the dummy prefix) must fit 2 * max_tokens ids; that or a
  * result over max_tokens gives LLM_ERR_PROMPT_TOO_LONG. Uses the ctx's merge
@@ -264,9 +310,9 @@ llm_status llm_encode(const llm_ctx *ctx, const char *text, int bos, int eos,
                       int32_t *tokens, size_t max_tokens, size_t *n_tokens);
 
 /* Text of token after prev, by llama2.c's rules: the leading space is dropped
- * after BOS, <0xXX> gives the raw byte, and a single byte that is neither
- * printable nor whitespace gives length 0. Returns the length; *piece is not
- * NUL-terminated. */
+ * after BOS (the model's bos_id), <0xXX> gives the raw byte, and a single
+ * byte that is neither printable nor whitespace gives length 0. Returns the
+ * length; *piece is not NUL-terminated. */
 size_t llm_decode(const llm_ctx *ctx, int32_t prev, int32_t token, const char **piece);
 
 /* (Re)seed and configure the sampler. */
@@ -277,13 +323,63 @@ void llm_sampler_set(llm_ctx *ctx, const llm_sampler_params *p);
  * -1 when ctx or logits is NULL. */
 int32_t llm_sample(llm_ctx *ctx, float *logits, const int32_t *history, size_t n_history);
 
+/* ------------------------------------------------------------------ state */
+
+/*
+ * A context's state after n_pos positions, in a caller-owned buffer (RAM, a
+ * flash page, a file): keys and values of positions 0..n_pos-1 of every
+ * layer in the ctx's kv_type (q8: with their scales), and the tokens fed at
+ * those positions. Prefill a fixed prompt once, save it, then start each
+ * conversation by restoring it and calling llm_forward at position n_pos:
+ * the logits are bit-identical to those of the saved ctx continuing there.
+ *
+ * Size in bytes, with kv_dim = n_kv_heads * (dim / n_heads) and
+ * e = 4 (LLM_KV_F32), 2 (LLM_KV_F16) or 1 (LLM_KV_Q8):
+ *     48 + n_pos * (2 * n_layers * (kv_dim * e + s) + 4)
+ * where s = 2 * n_kv_heads for LLM_KV_Q8 (bf16 scales), else 0.
+ * stories260K (5 layers, kv_dim 32, 4 kv heads), 200 positions: f32 256,848,
+ * f16 128,848, q8 80,848 bytes.
+ *
+ * Layout: a 48-byte header of little-endian u32s (magic "LLMS", version 1,
+ * header size, kv_type, n_pos, n_layers, kv_dim, n_kv_heads, a CRC-32 of
+ * the model's config and of the shape, dtype and first 64 bytes of each
+ * tensor the cache depends on plus its norm vectors, payload size, payload
+ * CRC-32, and a CRC-32 of the header's first 44 bytes), then the payload:
+ * keys (n_layers, n_pos, kv_dim), values (n_layers, n_pos, kv_dim), for
+ * LLM_KV_Q8 key scales (n_layers, n_pos, n_kv_heads) and value scales
+ * (the same), each in the cache's element type and the CPU's byte order
+ * (all supported targets are little-endian), then tokens (n_pos) as u32.
+ * The buffer needs no alignment. Restore into a ctx of the same model
+ * (checked by the fingerprint, not the blob's address), the same kv_type and
+ * a seq_len >= n_pos; any other seq_len, arena or tokenizer is fine.
+ */
+
+/* Bytes llm_state_save needs for positions 0..n_pos-1 (0..ctx->seq_len). */
+llm_status llm_state_size(const llm_ctx *ctx, uint32_t n_pos, size_t *bytes);
+
+/* Write the state of positions 0..n_pos-1 (0..ctx->seq_len; the caller has
+ * run them) to buf(buf_len); *written (may be NULL) gets llm_state_size's
+ * figure. LLM_ERR_STATE_BUFFER when buf_len is smaller; nothing is written
+ * on failure. */
+llm_status llm_state_save(const llm_ctx *ctx, uint32_t n_pos, void *buf, size_t buf_len,
+                          size_t *written);
+
+/* Load a state saved by llm_state_save from buf(len) (len may exceed the
+ * state, e.g. a whole flash page); *n_pos (may be NULL) gets its position
+ * count: the next llm_forward runs at position *n_pos. The header, model
+ * fingerprint, kv_type, context length and both CRCs are checked before the
+ * ctx is touched: on any failure (LLM_ERR_STATE_*) the ctx is unchanged.
+ * Cache rows at n_pos and after keep what they held; llm_forward overwrites
+ * each as it reaches it. */
+llm_status llm_state_restore(llm_ctx *ctx, const void *buf, size_t len, uint32_t *n_pos);
+
 /* ------------------------------------------------------------------ generation */
 
 /* Receives each piece of text; return non-zero to stop generation. */
 typedef int (*llm_piece_fn)(const char *piece, size_t len, void *user);
 
 typedef enum llm_end {
-    LLM_END_EOS = 0,     /* the model produced BOS or EOS (end of text) */
+    LLM_END_EOS = 0,     /* the model produced its BOS or EOS id (end of text) */
     LLM_END_BUDGET,      /* n_steps positions done */
     LLM_END_CONTEXT,     /* the context is full */
     LLM_END_STOP_STRING, /* a stop string appeared (it is not emitted) */

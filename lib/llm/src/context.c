@@ -154,6 +154,8 @@ static llm_status layout(llm_ctx *ctx, const llm_model *m, const llm_params *p, 
             return s;
         }
     }
+    ctx->tok.bos_id = m->bos_id;
+    ctx->tok.eos_id = m->eos_id;
     if (a->used == SIZE_MAX) {
         LLM_LOGE("llm_init: arena size overflows size_t (seq_len %u)", (unsigned)seq_len);
         return LLM_ERR_ARG;

@@ -157,7 +157,7 @@ llm_status llm_generate(llm_ctx *ctx, const llm_gen_params *g, llm_gen_stats *st
             }
         }
         pos++;
-        if (sampled && (next == LLM_BOS || next == LLM_EOS)) {
+        if (sampled && (next == ctx->model->bos_id || next == ctx->model->eos_id)) {
             end = LLM_END_EOS;
             break;
         }

@@ -8,8 +8,9 @@
 
 #include "llm.h"
 
-#define LLM_BOS 1
-#define LLM_EOS 2
+/* BOS / EOS ids of a model whose metadata names none (llama2.c's). */
+#define LLM_DEFAULT_BOS 1
+#define LLM_DEFAULT_EOS 2
 #define LLM_BYTE0 3 /* id of <0x00>; byte b is token LLM_BYTE0 + b */
 
 /* Little-endian loads from possibly unaligned bytes. */
@@ -65,5 +66,13 @@ llm_status llm__tokenizer_layout(llm_tokenizer *t, const uint8_t *data, size_t s
  * be out itself (llm_encode does that). */
 llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eos, void *work,
                        size_t work_bytes, int32_t *out, size_t max_out, size_t *n_out);
+
+/* Length of the valid UTF-8 sequence at s (NUL-terminated, so reads stop at
+ * the NUL), or 0 when invalid (tokenizer.c). */
+uint32_t llm__utf8_len(const uint8_t *s);
+
+/* Validate a metadata record of n bytes (BLOB_FORMAT.md "Metadata") against
+ * m->config and point m's meta fields and bos_id / eos_id at it (meta.c). */
+llm_status llm__meta_open(llm_model *m, const uint8_t *rec, size_t n);
 
 #endif /* LLM_INTERNAL_H */

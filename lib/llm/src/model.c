@@ -12,12 +12,13 @@
 
 enum {
     KIND_TOK_EMB = 1, KIND_ATTN_NORM, KIND_WQ, KIND_WK, KIND_WV, KIND_WO, KIND_FFN_NORM,
-    KIND_W1, KIND_W2, KIND_W3, KIND_FINAL_NORM, KIND_CLS, KIND_TOKENIZER, KIND_COUNT
+    KIND_W1, KIND_W2, KIND_W3, KIND_FINAL_NORM, KIND_CLS, KIND_TOKENIZER, KIND_METADATA,
+    KIND_COUNT
 };
 
 static const char *const kind_name[KIND_COUNT] = {
     "?", "tok_emb", "attn_norm", "wq", "wk", "wv", "wo", "ffn_norm",
-    "w1", "w2", "w3", "final_norm", "cls", "tokenizer",
+    "w1", "w2", "w3", "final_norm", "cls", "tokenizer", "metadata",
 };
 
 static int is_aligned(const void *p, uintptr_t align) {
@@ -189,7 +190,7 @@ static llm_tensor *slot_of(llm_model *m, uint32_t kind, uint32_t layer) {
     case KIND_W3: return &y->w3;
     case KIND_FINAL_NORM: return &m->final_norm;
     case KIND_CLS: return &m->cls;
-    default: return NULL; /* the tokenizer has no llm_tensor slot */
+    default: return NULL; /* the tokenizer and metadata have no llm_tensor slot */
     }
 }
 
@@ -240,20 +241,23 @@ static llm_status check_entry(llm_model *m, const uint8_t *blob, uint32_t i, uin
                               uint32_t total) {
     const entry t = read_entry(blob + BLOB_HEADER_SIZE + (size_t)i * BLOB_ENTRY_SIZE);
     const char *nm = entry_name(t.kind);
-    const int is_tok = t.kind == KIND_TOKENIZER;
+    const int is_meta = t.kind == KIND_METADATA;
+    /* The tokenizer and the metadata are raw bytes without an llm_tensor. */
+    const int is_raw = t.kind == KIND_TOKENIZER || is_meta;
+    const uint8_t *const *bytes_slot = is_meta ? &m->meta : &m->tokenizer;
 
     /* LLM_ERR_TENSOR_TABLE: kind, layer, duplicates, reserved bytes. */
     llm_tensor *slot = slot_of(m, t.kind, t.layer);
-    if (!is_tok && !slot) {
+    if (!is_raw && !slot) {
         LLM_LOGE("llm_model_open: tensor %u: bad kind %u / layer %u", (unsigned)i,
                  (unsigned)t.kind, (unsigned)t.layer);
         return LLM_ERR_TENSOR_TABLE;
     }
-    if (is_tok && t.layer != 0) {
-        LLM_LOGE("llm_model_open: tensor %u: tokenizer layer %u", (unsigned)i, (unsigned)t.layer);
+    if (is_raw && t.layer != 0) {
+        LLM_LOGE("llm_model_open: tensor %u: %s layer %u", (unsigned)i, nm, (unsigned)t.layer);
         return LLM_ERR_TENSOR_TABLE;
     }
-    if (is_tok ? m->tokenizer != NULL : slot->data != NULL) {
+    if (is_raw ? *bytes_slot != NULL : slot->data != NULL) {
         LLM_LOGE("llm_model_open: tensor %u: duplicate %s layer %u", (unsigned)i, nm,
                  (unsigned)t.layer);
         return LLM_ERR_TENSOR_TABLE;
@@ -263,12 +267,12 @@ static llm_status check_entry(llm_model *m, const uint8_t *blob, uint32_t i, uin
         return LLM_ERR_TENSOR_TABLE;
     }
 
-    /* LLM_ERR_DTYPE: a u8 tokenizer; f32 weights, and q8/q4 for matrices with
-     * an allowed group size (only quantized dtypes have groups). */
-    const int is_matrix = !is_tok && t.kind != KIND_ATTN_NORM && t.kind != KIND_FFN_NORM &&
+    /* LLM_ERR_DTYPE: u8 tokenizer and metadata; f32 weights, and q8/q4 for
+     * matrices with an allowed group size (only quantized dtypes have groups). */
+    const int is_matrix = !is_raw && t.kind != KIND_ATTN_NORM && t.kind != KIND_FFN_NORM &&
                           t.kind != KIND_FINAL_NORM;
     const int is_quant = t.dtype == LLM_DTYPE_Q8 || t.dtype == LLM_DTYPE_Q4;
-    const int dtype_ok = is_tok ? t.dtype == LLM_DTYPE_U8
+    const int dtype_ok = is_raw ? t.dtype == LLM_DTYPE_U8
                                 : t.dtype == LLM_DTYPE_F32 || (is_quant && is_matrix);
     if (!dtype_ok) {
         LLM_LOGE("llm_model_open: tensor %u (%s): dtype %u not supported", (unsigned)i, nm,
@@ -284,7 +288,7 @@ static llm_status check_entry(llm_model *m, const uint8_t *blob, uint32_t i, uin
     /* LLM_ERR_SHAPE: ndim, shape, nbytes. Vectors are (n, 1) with ndim 1; no
      * tensor is empty, which also keeps every offset distinct. */
     uint32_t rows = t.rows, cols = 1;
-    if (!is_tok) shape_of(&m->config, t.kind, &rows, &cols);
+    if (!is_raw) shape_of(&m->config, t.kind, &rows, &cols);
     const uint32_t want_ndim = cols == 1 ? 1U : 2U;
     if (t.ndim != want_ndim || t.rows != rows || t.cols != cols || t.rows == 0) {
         LLM_LOGE("llm_model_open: tensor %u (%s): ndim %u (%u, %u), want %u (%u, %u)",
@@ -292,7 +296,7 @@ static llm_status check_entry(llm_model *m, const uint8_t *blob, uint32_t i, uin
                  (unsigned)want_ndim, (unsigned)rows, (unsigned)cols);
         return LLM_ERR_SHAPE;
     }
-    uint64_t want_bytes = is_tok ? (uint64_t)rows : 4ULL * rows * cols;
+    uint64_t want_bytes = is_raw ? (uint64_t)rows : 4ULL * rows * cols;
     if (is_quant) { /* codes, then bf16 params per group (kernels/ref/quantize.h) */
         const int is_q4 = t.dtype == LLM_DTYPE_Q4;
         const uint32_t cols_pad = llm_q_cols_pad(is_q4, cols, t.group_size);
@@ -331,7 +335,10 @@ static llm_status check_entry(llm_model *m, const uint8_t *blob, uint32_t i, uin
         return LLM_ERR_ALIGN;
     }
 
-    if (is_tok) {
+    if (is_meta) {
+        m->meta = data; /* validated after the table, then kept by llm__meta_open */
+        m->meta_size = t.nbytes;
+    } else if (is_raw) {
         m->tokenizer = data;
         m->tokenizer_size = t.nbytes;
     } else {
@@ -459,6 +466,12 @@ static llm_status open_blob(llm_model *m, const uint8_t *p, size_t size) {
             return LLM_ERR_TOKENIZER;
         }
     }
+    if (m->meta) {
+        const uint8_t *rec = m->meta;
+        m->meta = NULL; /* set again only once the record is valid */
+        s = llm__meta_open(m, rec, m->meta_size);
+        if (s != LLM_OK) return s;
+    }
     m->format = LLM_FORMAT_BLOB;
     return LLM_OK;
 }
@@ -468,6 +481,8 @@ llm_status llm_model_open(llm_model *m, const void *data, size_t size) {
     memset(m, 0, sizeof *m);
     if (!data && size != 0) return LLM_ERR_ARG;
     const uint8_t *p = (const uint8_t *)data;
+    m->bos_id = LLM_DEFAULT_BOS;
+    m->eos_id = LLM_DEFAULT_EOS;
     llm_status s;
     if (size < 4) {
         LLM_LOGE("llm_model_open: %zu bytes, too short for any model", size);

@@ -146,7 +146,7 @@ llm_status llm__tokenizer_layout(llm_tokenizer *t, const uint8_t *data, size_t s
 /* Length of the valid UTF-8 sequence at s, or 0: overlong forms, surrogates,
  * code points above U+10FFFF, stray continuation bytes and truncated
  * sequences are invalid. s is NUL-terminated, so reads stop at the NUL. */
-static uint32_t utf8_len(const uint8_t *s) {
+uint32_t llm__utf8_len(const uint8_t *s) {
     const uint8_t c = s[0];
     if (c < 0x80) return 1;
     uint32_t n;
@@ -248,12 +248,13 @@ llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eo
     if (n_out) *n_out = 0;
     if (!t || !text || !work || !out || !n_out) return LLM_ERR_ARG;
     if (t->vocab_size == 0 || !t->sorted) return LLM_ERR_NO_TOKENIZER;
-    if ((bos && t->vocab_size <= LLM_BOS) || (eos && t->vocab_size <= LLM_EOS)) {
+    if ((bos && (t->bos_id < 0 || (uint32_t)t->bos_id >= t->vocab_size)) ||
+        (eos && (t->eos_id < 0 || (uint32_t)t->eos_id >= t->vocab_size))) {
         return LLM_ERR_TOKENIZER;
     }
     const uint8_t *s = (const uint8_t *)text;
     for (size_t i = 0; s[i] != 0;) {
-        const uint32_t len = utf8_len(s + i);
+        const uint32_t len = llm__utf8_len(s + i);
         if (len == 0) return LLM_ERR_UTF8;
         i += len;
     }
@@ -262,7 +263,7 @@ llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eo
     const size_t cap = work_bytes / 2;
     size_t n = 0;
     int fits = 1;
-    if (bos) fits &= push(w, cap, &n, LLM_BOS);
+    if (bos) fits &= push(w, cap, &n, (uint32_t)t->bos_id);
     if (s[0] != 0) {
         /* The dummy prefix; a vocabulary without " " falls back to its byte. */
         const uint8_t space = ' ';
@@ -272,7 +273,7 @@ llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eo
         fits &= push(w, cap, &n, id);
     }
     for (size_t i = 0; s[i] != 0 && fits;) {
-        const uint32_t len = utf8_len(s + i);
+        const uint32_t len = llm__utf8_len(s + i);
         const uint32_t id = lookup(t, s + i, len);
         if (id != NO_ID) {
             fits &= push(w, cap, &n, id);
@@ -293,7 +294,7 @@ llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eo
     /* Widen from the end: when work is out itself, entry i is read before
      * out[i] overwrites entries 2i and 2i+1, which are never read again. */
     for (size_t i = n; i-- > 0;) out[i] = (int32_t)get16(w, i);
-    if (eos) out[n++] = LLM_EOS;
+    if (eos) out[n++] = t->eos_id;
     *n_out = n;
     return LLM_OK;
 }
@@ -333,7 +334,7 @@ size_t llm_decode(const llm_ctx *ctx, int32_t prev, int32_t token, const char **
     uint32_t len;
     const uint8_t *s = tok_str(&ctx->tok, (uint32_t)token, &len);
     /* SentencePiece drops the leading space of the first word. */
-    if (prev == LLM_BOS && len > 0 && s[0] == ' ') {
+    if (prev == ctx->tok.bos_id && len > 0 && s[0] == ' ') {
         s++;
         len--;
     }
