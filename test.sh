@@ -18,7 +18,11 @@
 #   5. and on the emulated MPS2 boards (QEMU mps2-an386 Cortex-M4F, -an500
 #      Cortex-M7, -an505 Cortex-M33, -an521 two Cortex-M33, both used) with
 #      the cm4 backend, and on the AN386 with the reference kernels (their
-#      story images run in pass 1 with the other examples).
+#      story images run in pass 1 with the other examples),
+#   6. and on the AArch64 (Raspberry Pi class) host build with the NEON
+#      backend, cross-compiled and run under qemu-user (qemu-aarch64), and
+#      the kernel and greedy-text tests on its variant with SDOT and fused
+#      fp32 multiply-adds.
 # The ESP32-S3 tools come from $LLM_ESP32S3_TOOLS (default ../shared/esp32s3;
 # extra_scripts/setup/esp32s3_tools.py): without them the run fails, unless
 # LLM_SKIP_ESP32S3=1 says to leave the ESP32-S3 out.
@@ -31,7 +35,8 @@ llm_bootstrap
 t0=$SECONDS
 mps2_tests=(m4_test m7_test m33_test m33x2_test m4_test_ref)
 env_args=(-e native -e native_ref -e native_test -e native_asan -e m55_test -e m55_test_ref -e m55_story
-    -e m4_story -e m7_story -e m33_story -e m33x2_story)
+    -e m4_story -e m7_story -e m33_story -e m33x2_story
+    -e native_aarch64 -e native_test_aarch64 -e native_test_aarch64_dotprod)
 for e in "${mps2_tests[@]}"; do env_args+=(-e "$e"); done
 if [ "$(uname -m)" = x86_64 ]; then env_args+=(-e native_test_x86); fi
 llm_say "pio run ${env_args[*]}"
@@ -68,7 +73,7 @@ fi
 llm_say "pytest: device tests, firmware .pio/build/native_asan/program (ASan + UBSan)"
 python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_asan/program
 
-# The emulated boards' passes are independent: two at a time (each is mostly
+# The emulated passes are independent: two at a time (each is mostly
 # one QEMU process; the next starts as soon as one ends), each into its own
 # log, printed when it ends. The ESP32-S3's, the longest (files over the
 # emulated UART), goes first.
@@ -79,10 +84,16 @@ fi
 for fw in m55_test m55_test_ref "${mps2_tests[@]}"; do
     passes+=("emulated board, firmware .pio/build/$fw/firmware.elf|--llm-target=qemu|--llm-firmware=.pio/build/$fw/firmware.elf")
 done
-run_pass() {  # "title|target|firmware" log
-    local title target firmware
-    IFS='|' read -r title target firmware <<<"$1"
-    { echo "==> pytest: device tests on the $title"; python -m pytest -q test "${device_only[@]}" "$target" "$firmware"; } >"$2" 2>&1
+# The host target runs an AArch64 firmware under qemu-aarch64 (helpers/targets.py).
+# The SDOT + fused build differs from the default one only in its kernels:
+# it runs the kernel tests and the greedy-text tests, not the whole suite.
+passes+=("AArch64 NEON build under qemu-user, firmware .pio/build/native_test_aarch64/program|--llm-target=host|--llm-firmware=.pio/build/native_test_aarch64/program")
+passes+=("AArch64 NEON build with SDOT and fused fp32 under qemu-user (kernels, greedy text), firmware .pio/build/native_test_aarch64_dotprod/program|--llm-target=host|--llm-firmware=.pio/build/native_test_aarch64_dotprod/program|test/test_kernels.py test/test_quant_kernels.py test/test_generate.py test/test_quant_forward.py")
+run_pass() {  # "title|target|firmware[|test paths]" log
+    local title target firmware paths
+    IFS='|' read -r title target firmware paths <<<"$1"
+    read -r -a paths <<<"${paths:-test}"
+    { echo "==> pytest: device tests on the $title"; python -m pytest -q "${paths[@]}" "${device_only[@]}" "$target" "$firmware"; } >"$2" 2>&1
 }
 failed=0
 declare -A running=()  # pid -> pass index

@@ -1,6 +1,6 @@
 """Every kernel of kernels.h on the device: the dispatched llm_k_<op> against
-the reference llm_ref_<op> (bit-identical on the reference, cm4 and x86
-backends, within DISPATCH_RTOL elsewhere), and the reference against NumPy in float64 within
+the reference llm_ref_<op> (bit-identical on the reference, cm4, x86 and
+default NEON backends, within DISPATCH_RTOL elsewhere), and the reference against NumPy in float64 within
 a forward-error bound (helpers/kernels_np.py). Sizes include ones that are
 not multiples of 4, 16 or 32, so SIMD tails are exercised; the firmware
 allocates every buffer with its exact size, so the sanitizer build catches
@@ -32,6 +32,14 @@ CASES = (
 EXACT_BACKENDS = ('ref', 'cm4', 'x86')
 
 
+def exact_backend(fw) -> bool:
+    """The dispatched float kernels must equal the reference bit for bit:
+    EXACT_BACKENDS, and the NEON backend unless built with LLM_NEON_FMA=1
+    (its kernels keep the reference's order of sums; fused multiply-adds
+    are the only difference that option makes)."""
+    return fw.backend in EXACT_BACKENDS or (fw.backend == 'neon' and fw.info()['neon_fma'] == '0')
+
+
 def _id(case):
     op, dims, scale = case
     return f'{op}-{"x".join(map(str, dims))}-s{scale:g}'
@@ -47,8 +55,9 @@ def test_kernel(fw, case):
     # Dispatched vs reference (bit-identical where the backend runs the
     # reference's order of operations: cm4's CMSIS-DSP mat-vec sums each row
     # in column order, as the reference does on a scalar FPU; x86's AVX2
-    # kernels keep the reference's 8-lane sums and trees).
-    rtol = 0.0 if fw.backend in EXACT_BACKENDS else DISPATCH_RTOL[op]
+    # kernels and the default NEON ones keep the reference's 8-lane sums
+    # and trees).
+    rtol = 0.0 if exact_backend(fw) else DISPATCH_RTOL[op]
     keys = ['k', 'k_inplace'] if op == 'rmsnorm' else ['k']
     for key in keys:
         if op == 'argmax' or rtol == 0.0:

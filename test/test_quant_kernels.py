@@ -318,10 +318,10 @@ ATT_DIMS = [(1, 2, 2), (3, 8, 8), (17, 8, 32), (33, 16, 16), (100, 48, 96), (255
 def _check_attention(fw, kind, dims, out, seed, scale):
     ref = f32(out['ref']).astype(np.float64)
     k_out = f32(out['k']).astype(np.float64)
-    # The ESP32-S3's, the Cortex-M4F/M7/M33's and x86's int8-cache kernels
-    # keep the reference's order of sums (x86 has no fp16-cache kernel: the
-    # reference runs).
-    if fw.backend in ('ref', 'x86') or (kind == 'q8' and fw.backend in ('esp32s3', 'cm4')):
+    # The ESP32-S3's, the Cortex-M4F/M7/M33's, x86's and the NEON int8-cache
+    # kernels keep the reference's order of sums (x86 has no fp16-cache
+    # kernel: the reference runs).
+    if fw.backend in ('ref', 'x86') or (kind == 'q8' and fw.backend in ('esp32s3', 'cm4', 'neon')):
         assert np.array_equal(ref, k_out), f'{kind} attention on {fw.backend} is not bit-exact'
     else:
         assert np.max(np.abs(k_out - ref)) <= ATT_DISPATCH_RTOL * (np.max(np.abs(ref)) + 1e-30)

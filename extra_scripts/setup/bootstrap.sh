@@ -3,7 +3,7 @@
 #
 # llm_bootstrap, each step skipped when already done:
 #   1. apt-get: a C compiler, Python's venv/pip, the Arm GCC and QEMU for the
-#      emulated Cortex-M55, CMake and Ninja for ESP-IDF, the runtime libraries
+#      emulated Cortex-M55, the AArch64 cross GCC and qemu-user, CMake and Ninja for ESP-IDF, the runtime libraries
 #      of Espressif's QEMU; only what is missing
 #   2. .venv with extra_scripts/setup/requirements.txt (torch from PyTorch's CPU
 #      index) and llmtools (editable)
@@ -36,6 +36,13 @@ llm_install_system_packages() {
         pkgs+=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
     fi
     command -v qemu-system-arm >/dev/null 2>&1 || pkgs+=(qemu-system-arm)
+    # The AArch64 (NEON) host build, cross-compiled and run under qemu-user
+    # (env:native_test_aarch64); an AArch64 machine builds and runs it natively.
+    if [ "$(uname -m)" != aarch64 ]; then
+        command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || pkgs+=(gcc-aarch64-linux-gnu)
+        [ -e /usr/aarch64-linux-gnu/lib/libc.a ] || pkgs+=(libc6-dev-arm64-cross)
+        command -v qemu-aarch64 >/dev/null 2>&1 || pkgs+=(qemu-user)
+    fi
     command -v cmake >/dev/null 2>&1 || pkgs+=(cmake)
     command -v ninja >/dev/null 2>&1 || pkgs+=(ninja-build)
     # Espressif's qemu-system-xtensa (../shared/esp32s3/README.md) links these.
@@ -51,7 +58,7 @@ llm_install_system_packages() {
     fi
     [ ${#pkgs[@]} -eq 0 ] && return 0
     command -v apt-get >/dev/null 2>&1 ||
-        llm_die "missing ${pkgs[*]} and no apt-get here: install a C compiler, arm-none-eabi GCC with newlib, qemu-system-arm and Python 3 with venv and pip"
+        llm_die "missing ${pkgs[*]} and no apt-get here: install a C compiler, arm-none-eabi GCC with newlib, qemu-system-arm, aarch64-linux-gnu GCC with its libc, qemu-user and Python 3 with venv and pip"
     local sudo=()
     if [ "$(id -u)" -ne 0 ]; then
         command -v sudo >/dev/null 2>&1 || llm_die "need root or sudo to install ${pkgs[*]}"

@@ -1,9 +1,10 @@
 """The example programs as a user runs them: the host program's stdout is
 llama2.c run.c's, byte for byte, for llama2.c checkpoints and for our blobs;
 its errors are clear; the story firmware in QEMU prints the same story as
-the host on the Cortex-M55 and on the MPS2 Cortex-M4F / M7 / M33 boards.
-They need `pio run -e native -e m55_story -e m4_story -e m7_story -e m33_story
--e m33x2_story` first."""
+the host on the Cortex-M55 and on the MPS2 Cortex-M4F / M7 / M33 boards, and
+the AArch64 (NEON) host program under qemu-user prints the host's text.
+They need `pio run -e native -e native_aarch64 -e m55_story -e m4_story -e m7_story
+-e m33_story -e m33x2_story` first."""
 import os
 import re
 import subprocess
@@ -12,10 +13,12 @@ from pathlib import Path
 import pytest
 
 from helpers.golden import LLAMA2C_GREEDY_200
+from helpers.targets import host_argv
 from qemu_target import board_command
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / '.pio' / 'build' / 'native' / 'program'
+PROGRAM_AARCH64 = ROOT / '.pio' / 'build' / 'native_aarch64' / 'program'
 STORY_ELF = ROOT / '.pio' / 'build' / 'm55_story' / 'firmware.elf'
 QEMU = ['qemu-system-arm', '-M', 'mps3-an547', '-nographic', '-monitor', 'none', '-serial', 'none',
         '-semihosting-config', 'enable=on,target=native', '-icount', 'shift=0']
@@ -67,6 +70,35 @@ def test_host_program_errors(models_dir, tmp_path, case):
     assert str(model.name if case != 'no_tokenizer' else 'tokenizer.bin') in msg
     if case == 'corrupt':
         assert 'LLM_ERR_TRUNCATED' in msg
+
+
+def test_aarch64_program_matches_llama2c(models_dir):
+    """The NEON build (static AArch64 Linux program, qemu-aarch64 here)."""
+    argv, arch = host_argv(str(built(PROGRAM_AARCH64, 'native_aarch64')))
+    assert arch in (None, 'aarch64'), arch
+    r = run(argv + [models_dir / 'stories260K.bin', '-z', models_dir / 'tok512.bin',
+                    '-t', '0', '-n', '200', '-i', 'Once upon a time'])
+    assert r.returncode == 0, r.stderr.decode()
+    assert r.stdout == LLAMA2C_GREEDY_200 + b'\n'
+
+
+@pytest.mark.parametrize('weights', ['q8', 'q4'])
+def test_aarch64_program_quantized_matches_host(models_dir, tmp_path, weights):
+    """q8 / q4 weights: the NEON kernels give the reference's bits, so the
+    greedy text is the x86-64 host program's, on one thread and on two."""
+    blob = tmp_path / f'stories260K_{weights}.llmb'
+    conv = run(['python', '-m', 'llmtools', 'convert', models_dir / 'stories260K.bin',
+                '--tokenizer', models_dir / 'tok512.bin', '--weights', weights, '-o', blob,
+                '--q4-method', 'minmax', '--no-progress'])  # (the quickest; any q4 will do)
+    assert conv.returncode == 0, conv.stderr.decode()
+    args = [blob, '-t', '0', '-n', '256', '-i', 'Once upon a time']
+    want = run([built(PROGRAM, 'native')] + args)
+    assert want.returncode == 0 and len(want.stdout) > 500, want.stderr.decode()
+    argv, _ = host_argv(str(built(PROGRAM_AARCH64, 'native_aarch64')))
+    for j in ('1', '2'):
+        r = run(argv + args + ['-j', j])
+        assert r.returncode == 0, r.stderr.decode()
+        assert r.stdout == want.stdout, f'-j {j}: AArch64 text differs from the host\'s'
 
 
 def test_m55_story_in_qemu_matches_host():

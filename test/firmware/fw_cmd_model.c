@@ -48,6 +48,8 @@ static const char *backend_name(void) {
     return "cm4";
 #elif LLM_BACKEND == LLM_BACKEND_X86
     return "x86";
+#elif LLM_BACKEND == LLM_BACKEND_NEON
+    return "neon";
 #else
     return "ref";
 #endif
@@ -77,6 +79,11 @@ void fw_cmd_info(const char *cmd, char *args) {
     fw_out_kv_u("max_stops", LLM_MAX_STOPS);
     fw_out_kv_u("max_stop_len", LLM_MAX_STOP_LEN);
     fw_out_kv_u("arena_align", LLM_ARENA_ALIGN);
+#if LLM_BACKEND == LLM_BACKEND_NEON
+    /* fused fp32 multiply-adds (1) or the reference's bits (0) */
+    fw_out_kv_u("neon_fma", LLM_NEON_FMA);
+    fw_out_kv_u("neon_dotprod", LLM_NEON_DOTPROD);
+#endif
     fw_out_end();
 }
 

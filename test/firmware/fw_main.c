@@ -14,10 +14,11 @@
  *   bits, 8 hex digits each, most significant first; text is hex of its
  *   bytes, "-" when empty; id lists are comma-separated, "-" when empty.
  *
- *   info                          backend=ref|cm55|esp32s3|cm4|x86 simd=avx2|ref|-
+ *   info                          backend=ref|cm55|esp32s3|cm4|x86|neon simd=avx2|ref|-
  *                                 line_max text_max max_layers max_stops
- *                                 max_stop_len arena_align (simd: the kernels
- *                                 x86 chose at run time; "-" elsewhere)
+ *                                 max_stop_len arena_align [neon_fma neon_dotprod]
+ *                                 (simd: the kernels x86 chose at run time, "-"
+ *                                 elsewhere; neon_*: NEON builds only)
  *   simd off|on                   x86: force the reference kernels, or allow
  *                                 AVX2 + FMA again: simd=avx2|ref
  *   reset                         forget model, tokenizer and context

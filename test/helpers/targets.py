@@ -8,6 +8,9 @@ Adding a target (qemu, serial) means one more class in TARGETS.
 from __future__ import annotations
 
 import os
+import platform
+import shlex
+import shutil
 import threading
 import time
 
@@ -53,8 +56,43 @@ class _ThreadRedirect(threading.Thread):
         self.join(timeout=5)
 
 
+# ELF e_machine -> qemu-user's name for the CPU, and this machine's e_machine.
+QEMU_USER_ARCH = {62: 'x86_64', 183: 'aarch64'}
+MACHINE_EM = {'x86_64': 62, 'amd64': 62, 'aarch64': 183, 'arm64': 183}
+
+
+def elf_e_machine(path: str):
+    """e_machine of a little-endian ELF file, else None."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(20)
+    except OSError:
+        return None
+    if len(head) < 20 or not head.startswith(b'\x7fELF') or head[5] != 1:
+        return None
+    return int.from_bytes(head[18:20], 'little')
+
+
+def host_argv(firmware: str) -> tuple:
+    """How to run the host test firmware: directly, or, when it is a Linux
+    program for another CPU that qemu-user emulates (the AArch64 build,
+    env:native_test_aarch64, on an x86-64 machine), under qemu-<arch>
+    ($LLM_QEMU_USER overrides the emulator command). Returns (argv, the
+    emulated CPU's name or None)."""
+    em = elf_e_machine(firmware)
+    if em is None or em == MACHINE_EM.get(platform.machine().lower()) or em not in QEMU_USER_ARCH:
+        return [firmware], None
+    qemu = shlex.split(os.environ.get('LLM_QEMU_USER') or f'qemu-{QEMU_USER_ARCH[em]}')
+    if not shutil.which(qemu[0]):
+        raise FileNotFoundError(
+            f'{firmware!r} is a {QEMU_USER_ARCH[em]} program and {qemu[0]!r} is not installed '
+            '(Debian/Ubuntu: apt-get install qemu-user; or set LLM_QEMU_USER)')
+    return [*qemu, firmware], QEMU_USER_ARCH[em]
+
+
 class HostFirmware(DuplicateStdoutPopen):
-    """The native_test / native_asan build run as a local process."""
+    """The native_test / native_asan build run as a local process; a build
+    for another CPU (native_test_aarch64) runs under qemu-user (host_argv)."""
 
     SOURCE = 'HOST'
     REDIRECT_CLS = _ThreadRedirect
@@ -73,8 +111,12 @@ class HostFirmware(DuplicateStdoutPopen):
         env = dict(os.environ)
         for k, v in self.SANITIZER_ENV.items():
             env.setdefault(k, v)
+        argv, arch = host_argv(firmware)
+        if arch and os.path.isdir(f'/usr/{arch}-linux-gnu'):
+            # A dynamically linked build finds Debian's cross loader and libraries here.
+            env.setdefault('QEMU_LD_PREFIX', f'/usr/{arch}-linux-gnu')
         self.firmware = firmware
-        super().__init__(msg_queue, [firmware], meta=meta, env=env, **kwargs)
+        super().__init__(msg_queue, argv, meta=meta, env=env, **kwargs)
 
     @property
     def logfile(self) -> str:

@@ -11,6 +11,7 @@
 #define LLM_BACKEND_ESP32S3 2 /* ESP32-S3: ESP-DSP */
 #define LLM_BACKEND_CM4 3     /* Cortex-M4F/M7/M33: CMSIS-DSP + DSP extension (SMLAD) */
 #define LLM_BACKEND_X86 4     /* x86-64 hosts: AVX2 + FMA, chosen at run time, else the reference */
+#define LLM_BACKEND_NEON 5    /* AArch64 hosts (Raspberry Pi 4/5, ...): NEON intrinsics */
 
 /* Armv7E-M or Armv8-M Mainline with the DSP extension and a single-precision
  * FPU (Cortex-M4F, M7, M33, M35P, M55 without Helium, ...). */
@@ -31,10 +32,13 @@
 
 /* Which kernels the dispatch header picks; the reference is always compiled.
  * LLM_HOST_SIMD=1 asks for the host's SIMD backend where there is one (x86-64
- * with GCC or Clang: LLM_BACKEND_X86), the reference elsewhere. */
+ * with GCC or Clang: LLM_BACKEND_X86; AArch64: LLM_BACKEND_NEON), the
+ * reference elsewhere. */
 #ifndef LLM_BACKEND
 #if defined(LLM_HOST_SIMD) && LLM_HOST_SIMD && defined(__x86_64__) && defined(__GNUC__)
 #define LLM_BACKEND LLM_BACKEND_X86
+#elif defined(LLM_HOST_SIMD) && LLM_HOST_SIMD && defined(__aarch64__) && defined(__ARM_NEON)
+#define LLM_BACKEND LLM_BACKEND_NEON
 #elif defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2)
 #define LLM_BACKEND LLM_BACKEND_CM55
 #elif defined(CONFIG_IDF_TARGET_ESP32S3)
@@ -93,8 +97,8 @@
 
 #if LLM_BACKEND != LLM_BACKEND_REF && LLM_BACKEND != LLM_BACKEND_CM55 && \
     LLM_BACKEND != LLM_BACKEND_ESP32S3 && LLM_BACKEND != LLM_BACKEND_CM4 && \
-    LLM_BACKEND != LLM_BACKEND_X86
-#error "LLM_BACKEND must be LLM_BACKEND_REF, LLM_BACKEND_CM55, LLM_BACKEND_ESP32S3, LLM_BACKEND_CM4 or LLM_BACKEND_X86"
+    LLM_BACKEND != LLM_BACKEND_X86 && LLM_BACKEND != LLM_BACKEND_NEON
+#error "LLM_BACKEND must be LLM_BACKEND_REF, LLM_BACKEND_CM55, LLM_BACKEND_ESP32S3, LLM_BACKEND_CM4, LLM_BACKEND_X86 or LLM_BACKEND_NEON"
 #endif
 #if LLM_BACKEND == LLM_BACKEND_CM55 && !(defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 2))
 #error "LLM_BACKEND_CM55 needs Helium with floating point (-mcpu=cortex-m55 -mfloat-abi=hard)"
@@ -104,6 +108,9 @@
 #endif
 #if LLM_BACKEND == LLM_BACKEND_X86 && !(defined(__x86_64__) && defined(__GNUC__))
 #error "LLM_BACKEND_X86 needs x86-64 and GCC or Clang (target attributes, __builtin_cpu_supports)"
+#endif
+#if LLM_BACKEND == LLM_BACKEND_NEON && !(defined(__aarch64__) && defined(__ARM_NEON))
+#error "LLM_BACKEND_NEON needs an AArch64 compiler (e.g. aarch64-linux-gnu-gcc)"
 #endif
 #if LLM_MAX_LAYERS < 1 || LLM_MAX_LAYERS > 256
 #error "LLM_MAX_LAYERS must be in 1..256"

@@ -80,6 +80,8 @@ void llm_ref_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *
 #include "cm4/kernels_cm4.h"
 #elif LLM_BACKEND == LLM_BACKEND_X86
 #include "x86/kernels_x86.h"
+#elif LLM_BACKEND == LLM_BACKEND_NEON
+#include "neon/kernels_neon.h"
 #endif
 
 #ifndef llm_k_matvec_f32
