@@ -49,6 +49,19 @@
  *                                 n_prompt n_generated prefill_us decode_us
  *                                 pieces overflow lens=<first 256 piece
  *                                 lengths> text=<hex>
+ *                                 (both also print n_past n_queued)
+ *   continue <max_new> <generate's arguments>
+ *                                 llm_continue from where the context stands,
+ *                                 with max_new: the same reply
+ *   ctx_pos | ctx_reset           the context's n_past n_queued tokens=<run
+ *                                 and queued ids> (ctx_reset: llm_ctx_reset first)
+ *   append <bos> <eos> <hex text> llm_append_text: status, then as ctx_pos
+ *   chat <template> <hex system>|- <hex user>
+ *                                 llm_chat_append with llm_chat_template_find:
+ *                                 status, then as ctx_pos
+ *   policy stop|shift <n_keep> <n_discard>
+ *                                 llm_set_full_policy
+ *   shift <n_keep> <n_discard>    llm_kv_shift: status, then as ctx_pos
  *   kernel <op> <dims...> <scale> <seed>
  *                                 dispatched and reference kernel on the same
  *                                 pseudo-random inputs (see fw_cmd_kernel.c)
@@ -99,6 +112,9 @@ static const struct {
     {"decode", fw_cmd_decode},     {"generate", fw_cmd_generate}, {"kernel", fw_cmd_kernel},
     {"qkernel", fw_cmd_qkernel},   {"teacher", fw_cmd_teacher},
     {"workers", fw_cmd_workers},   {"parallel", fw_cmd_parallel}, {"esp_plan", fw_cmd_esp_plan},
+    {"continue", fw_cmd_generate}, {"ctx_pos", fw_cmd_ctx_pos},   {"ctx_reset", fw_cmd_ctx_pos},
+    {"append", fw_cmd_append},     {"chat", fw_cmd_chat},         {"policy", fw_cmd_policy},
+    {"shift", fw_cmd_shift},
 };
 
 int main(void) {
