@@ -173,3 +173,48 @@ def test_shift_arguments(fw, tmp_path):
     assert fw.policy('stop', 0, 0).ok
     r = fw.shift(5, 5)
     assert r.ok and r.int('n_past') == 5
+
+
+def _rope_np(v, cs):
+    """Rotate pairs of v (..., hs) by cs (hs/2, 2) in float32, as llm_ref_rope."""
+    c, s = cs[:, 0], cs[:, 1]
+    out = np.empty_like(v)
+    v0, v1 = v[..., 0::2], v[..., 1::2]
+    out[..., 0::2] = v0 * c - v1 * s
+    out[..., 1::2] = v0 * s + v1 * c
+    return out
+
+
+@pytest.mark.parametrize('kv', KV_TYPES)
+@pytest.mark.parametrize('rows, heads, hs', [(1, 1, 2), (7, 3, 6), (16, 4, 8), (5, 2, 64)])
+def test_rotate_kernel_exact(fw, kv, rows, heads, hs):
+    """llm_k_kv_rotate_<kv> equals the reference bit for bit, and the
+    reference equals NumPy's rotation of the dequantized rows, stored again
+    (half: round to nearest even; int8: llmtools.quant.kv_store_q8)."""
+    from llmtools import quant
+    from helpers.firmware import parse_f32_hex, parse_hex
+
+    r = fw.command(f'rotkernel {kv} {rows} {heads} {hs} 2.5 {rows * 31 + hs}')
+    assert r.ok, r
+    f = r.fields
+    cs = parse_f32_hex(f['cs']).reshape(hs // 2, 2)
+    assert f['k'] == f['ref'] and f.get('k_scale') == f.get('ref_scale')
+    shape = (rows, heads, hs)
+    if kv == 'f32':
+        want = _rope_np(parse_f32_hex(f['in']).reshape(shape), cs)
+        got = parse_f32_hex(f['ref']).reshape(shape)
+        assert np.array_equal(got, want)
+        return
+    if kv == 'f16':
+        x = np.frombuffer(parse_hex(f['in']), '<f2').astype(np.float32).reshape(shape)
+        want = _rope_np(x, cs).astype(np.float16)
+        got = np.frombuffer(parse_hex(f['ref']), '<f2').reshape(shape)
+        assert np.array_equal(got.view(np.uint16), want.view(np.uint16))
+        return
+    codes = np.frombuffer(parse_hex(f['in']), np.int8).reshape(shape).astype(np.float32)
+    scales = quant.bf16_to_f32(np.frombuffer(parse_hex(f['in_scale']), '<u2')).reshape(rows, heads)
+    x = (codes * scales[..., None]).astype(np.float32)
+    y = _rope_np(x, cs)
+    q, bits = quant.kv_store_q8(y.reshape(rows * heads, hs))
+    assert np.array_equal(np.frombuffer(parse_hex(f['ref']), np.int8), q.reshape(-1))
+    assert np.array_equal(np.frombuffer(parse_hex(f['ref_scale']), '<u2'), bits.reshape(-1))

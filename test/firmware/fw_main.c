@@ -62,6 +62,9 @@
  *   policy stop|shift <n_keep> <n_discard>
  *                                 llm_set_full_policy
  *   shift <n_keep> <n_discard>    llm_kv_shift: status, then as ctx_pos
+ *   rotkernel <f32|f16|q8> <n_rows> <n_heads> <hs> <scale> <seed>
+ *                                 dispatched and reference key re-rotation
+ *                                 (documented in fw_cmd_rotate.c)
  *   kernel <op> <dims...> <scale> <seed>
  *                                 dispatched and reference kernel on the same
  *                                 pseudo-random inputs (see fw_cmd_kernel.c)
@@ -114,7 +117,7 @@ static const struct {
     {"workers", fw_cmd_workers},   {"parallel", fw_cmd_parallel}, {"esp_plan", fw_cmd_esp_plan},
     {"continue", fw_cmd_generate}, {"ctx_pos", fw_cmd_ctx_pos},   {"ctx_reset", fw_cmd_ctx_pos},
     {"append", fw_cmd_append},     {"chat", fw_cmd_chat},         {"policy", fw_cmd_policy},
-    {"shift", fw_cmd_shift},
+    {"shift", fw_cmd_shift},       {"rotkernel", fw_cmd_rotkernel},
 };
 
 int main(void) {

@@ -61,6 +61,7 @@ void fw_cmd_append(const char *cmd, char *args);
 void fw_cmd_chat(const char *cmd, char *args);
 void fw_cmd_policy(const char *cmd, char *args);
 void fw_cmd_shift(const char *cmd, char *args);
+void fw_cmd_rotkernel(const char *cmd, char *args); /* fw_cmd_rotate.c */
 void fw_cmd_kernel(const char *cmd, char *args);
 void fw_cmd_qkernel(const char *cmd, char *args);
 void fw_cmd_teacher(const char *cmd, char *args);
