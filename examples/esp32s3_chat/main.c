@@ -112,11 +112,12 @@ void example_main(void) {
     if (!tmpl) tmpl = llm_chat_template_find(CHAT_TEMPLATE);
     static char system[CHAT_LINE_MAX]; /* (CHAT_LINE_MAX) "" = none */
     say("\nllm chat on ESP32-S3 (%u cores): model %u KB read in place from flash at 0x%x, "
-        "arena %u KB in %s, context %u, template %s.\nType a line; the conversation stays in "
-        "the KV cache. /reset starts over; /temp /topp /steps /seed /system /template /stats.\n",
+        "arena %u KB in %s, context %u, template %s.\n",
         (unsigned)llm_esp32s3_workers(), (unsigned)(mapped.size >> 10),
         (unsigned)mapped.flash_offset, (unsigned)(arena.size >> 10), llm_esp_mem_str(arena.where),
         (unsigned)ctx.seq_len, tmpl ? llm_chat_template_name(tmpl) : "none");
+    say("Type a line; the conversation stays in the KV cache. /reset starts over; "
+        "/temp /topp /steps /seed /system /template /stats.\n");
 
     llm_sampler_params sp = llm_sampler_default();
     sp.temperature = 0.8f;
@@ -200,8 +201,9 @@ void example_main(void) {
         if (s != LLM_OK) {
             say("\n[%s]\n", llm_status_str(s));
         } else {
-            say("\n(%u new positions, context %u/%u)\n", (unsigned)last.n_prompt,
-                (unsigned)ctx.n_past, (unsigned)ctx.seq_len);
+            say("\n(%u new positions, %u generated, context %u/%u, end %s)\n",
+                (unsigned)last.n_prompt, (unsigned)last.n_generated, (unsigned)ctx.n_past,
+                (unsigned)ctx.seq_len, llm_end_str(last.end));
         }
     }
 }
