@@ -218,3 +218,29 @@ def test_rotate_kernel_exact(fw, kv, rows, heads, hs):
     q, bits = quant.kv_store_q8(y.reshape(rows * heads, hs))
     assert np.array_equal(np.frombuffer(parse_hex(f['ref']), np.int8), q.reshape(-1))
     assert np.array_equal(np.frombuffer(parse_hex(f['ref_scale']), '<u2'), bits.reshape(-1))
+
+
+@pytest.mark.parametrize('kv', KV_TYPES)
+def test_recompute_after_a_shift_is_exact(fw, tmp_path, kv):
+    """llm_ctx_recompute after a shift: the kept tokens recomputed at their new
+    positions, so the continuation is the oracle's from scratch (forward's
+    tolerance), on the deep model where the shift alone is approximate."""
+    c = DEEP
+    m = write_model(tmp_path, c, seed=4)
+    assert fw.model(m.path).ok and fw.init(0, kv=kv).ok
+    tokens = [int(t) for t in np.random.default_rng(8).integers(0, c.vocab_size, 30)]
+    n, keep, drop = 24, 4, 10
+    fill(fw, None, tokens[:n])
+    assert fw.shift(keep, drop).ok
+    kept = tokens[:keep] + tokens[keep + drop:n]
+    assert fw.position(recompute=True) == (0, len(kept), kept)
+    fw.cont(max_new=1)  # runs the kept tokens from position 0, samples one
+    n_past, _, now = fw.position()
+    assert n_past == len(kept) and now[:len(kept)] == kept
+    scratch = oracle.Model(c, m.weights, kv_type=kv)
+    for p, t in enumerate(kept):
+        scratch.forward(t, p)
+    status, got = fw.forward(tokens[n], len(kept))
+    assert status == 'LLM_OK'
+    err = rel(got, scratch.forward(tokens[n], len(kept)))
+    assert err <= 1e-4, f'{kv}: relative error {err:.2e}'

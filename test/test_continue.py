@@ -153,3 +153,22 @@ def test_second_turn_runs_only_its_own_tokens(story_fw, stories):
     n_past, n_queued, _ = story_fw.position()
     r = story_fw.cont(max_new=5)
     assert r.n_prompt == n_queued and n_queued < n_past
+
+
+def test_recompute_equals_the_kept_cache(story_fw):
+    """llm_ctx_recompute queues the whole context again: the same reply,
+    bit for bit, after a full prefill instead of the kept cache."""
+    def conversation():
+        story_fw.position(reset=True)
+        assert story_fw.chat('llama2', b'Tell me a story.', b'You tell stories.').ok
+        story_fw.cont(max_new=30)
+        assert story_fw.chat('llama2', b'And then?').ok
+        return story_fw.position()
+
+    n_past, n_queued, tokens = conversation()
+    kept = story_fw.cont(max_new=20)
+    assert conversation() == (n_past, n_queued, tokens)
+    assert story_fw.position(recompute=True) == (0, n_past + n_queued, tokens)
+    again = story_fw.cont(max_new=20)
+    assert again.n_prompt == n_past + n_queued and kept.n_prompt == n_queued
+    assert again.text == kept.text and again.n_generated == kept.n_generated

@@ -19,7 +19,8 @@ static void out_position(void) {
     if (n == 0) fw_out_str("-");
 }
 
-/* ctx_pos: the position, queue and tokens; ctx_reset: llm_ctx_reset first. */
+/* ctx_pos: the position, queue and tokens; ctx_reset: llm_ctx_reset first;
+ * ctx_recompute: llm_ctx_recompute first. */
 void fw_cmd_ctx_pos(const char *cmd, char *args) {
     (void)args;
     if (!fw.ctx_ok) {
@@ -27,6 +28,7 @@ void fw_cmd_ctx_pos(const char *cmd, char *args) {
         return;
     }
     if (strcmp(cmd, "ctx_reset") == 0) llm_ctx_reset(&fw.ctx);
+    if (strcmp(cmd, "ctx_recompute") == 0) llm_ctx_recompute(&fw.ctx);
     fw_out_begin(cmd, LLM_OK);
     out_position();
     fw_out_end();

@@ -53,8 +53,10 @@
  *   continue <max_new> <generate's arguments>
  *                                 llm_continue from where the context stands,
  *                                 with max_new: the same reply
- *   ctx_pos | ctx_reset           the context's n_past n_queued tokens=<run
- *                                 and queued ids> (ctx_reset: llm_ctx_reset first)
+ *   ctx_pos | ctx_reset | ctx_recompute
+ *                                 the context's n_past n_queued tokens=<run
+ *                                 and queued ids> (after llm_ctx_reset or
+ *                                 llm_ctx_recompute)
  *   append <bos> <eos> <hex text> llm_append_text: status, then as ctx_pos
  *   chat <template> <hex system>|- <hex user>
  *                                 llm_chat_append with llm_chat_template_find:
@@ -117,7 +119,7 @@ static const struct {
     {"workers", fw_cmd_workers},   {"parallel", fw_cmd_parallel}, {"esp_plan", fw_cmd_esp_plan},
     {"continue", fw_cmd_generate}, {"ctx_pos", fw_cmd_ctx_pos},   {"ctx_reset", fw_cmd_ctx_pos},
     {"append", fw_cmd_append},     {"chat", fw_cmd_chat},         {"policy", fw_cmd_policy},
-    {"shift", fw_cmd_shift},       {"rotkernel", fw_cmd_rotkernel},
+    {"shift", fw_cmd_shift},       {"rotkernel", fw_cmd_rotkernel}, {"ctx_recompute", fw_cmd_ctx_pos},
 };
 
 int main(void) {

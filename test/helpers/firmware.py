@@ -237,9 +237,10 @@ class Firmware:
         return GenResult(r.status, f.get('end'), int(f['n_prompt']), int(f['n_generated']),
                          int(f['pieces']), parse_ids(f['lens']), parse_hex(f['text']), r)
 
-    def position(self, reset: bool = False) -> tuple[int, int, list[int]]:
-        """(n_past, n_queued, tokens run then queued) of the context."""
-        r = self.command('ctx_reset' if reset else 'ctx_pos')
+    def position(self, reset: bool = False, recompute: bool = False) -> tuple[int, int, list[int]]:
+        """(n_past, n_queued, tokens run then queued) of the context, after
+        llm_ctx_reset (reset) or llm_ctx_recompute (recompute)."""
+        r = self.command('ctx_reset' if reset else 'ctx_recompute' if recompute else 'ctx_pos')
         assert r.ok, r
         return r.int('n_past'), r.int('n_queued'), parse_ids(r.fields['tokens'])
 

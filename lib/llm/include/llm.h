@@ -340,6 +340,12 @@ llm_status llm_continue(llm_ctx *ctx, const llm_gen_params *g, llm_gen_stats *st
  * keeps its bytes; positions are overwritten as they are run again. */
 void llm_ctx_reset(llm_ctx *ctx);
 
+/* Forget the KV cache but keep the tokens: every token of the context is
+ * queued again (n_past 0), so the next llm_continue recomputes the whole
+ * context. After a shift, this gives the kept tokens' exact states instead
+ * of the shift's approximation, at the cost of a full prefill. */
+void llm_ctx_recompute(llm_ctx *ctx);
+
 /* Queue text's tokens after the context's (run by the next llm_continue):
  * bos / eos add those tokens around it; the dummy-prefix space is added when
  * the text starts a sequence (empty context, or bos). When the tokens do not

@@ -110,6 +110,12 @@ void llm_ctx_reset(llm_ctx *ctx) {
     ctx->n_queued = 0;
 }
 
+void llm_ctx_recompute(llm_ctx *ctx) {
+    if (!ctx) return;
+    ctx->n_queued += ctx->n_past;
+    ctx->n_past = 0;
+}
+
 /* The last token of the context (run or queued), or -1 when it is empty. */
 static int32_t last_token(const llm_ctx *ctx) {
     const uint32_t n = ctx->n_past + ctx->n_queued;
