@@ -4,13 +4,19 @@ every KV cache type (f32, f16, q8):
 - the device's shift equals the NumPy oracle's (llmtools.oracle.Model.shift:
   rows moved, keys rotated by -n_discard positions and stored again as the
   cache type stores them) on a 3-layer GQA model: the continuation's logits
-  within RTOL_ORACLE (relative to max(1, max |logit|); the two differ only in
-  float32 rounding, about 1e-6 here);
+  within RTOL_ORACLE (relative to max(1, max |logit|)). The two differ only
+  in float32 rounding (about 1e-6 on the host, every type; f32 allows 1e-4
+  as test_forward does for every backend), but where a
+  backend's kernels sum in another order, a key one bit off in float32 can
+  round to the neighbouring half or int8 code when it is stored, before the
+  shift or after it (3e-5 measured for f16 on the Cortex-M4F); the
+  re-rotation kernels themselves are checked bit for bit below;
 - on a 1-layer model, where a kept token's cached key and value depend only
   on the token and its position, the shifted continuation equals recomputing
   the kept tokens from scratch at their new positions within RTOL_SCRATCH per
-  type: f32 rounding only; f16 and q8 store the rotated keys again, one more
-  rounding to half (~5e-4) or to int8 with a fresh scale (~4e-3 measured);
+  type: f32 rounding only (4e-7 measured on the host; 1e-4 as test_forward
+  allows every backend); f16 and q8 store the rotated keys again, one more
+  rounding to half (5e-4 measured) or to int8 with a fresh scale (4e-3);
 - with more layers the kept tokens' deeper keys and values still reflect the
   dropped text, so recomputing differs by design: on stories260K the greedy
   tokens after a shift agree with recomputing for the first GREEDY_AGREE
@@ -27,8 +33,8 @@ from llmtools.blob import Config
 from helpers.models import write_model
 
 KV_TYPES = ['f32', 'f16', 'q8']
-RTOL_ORACLE = 1e-5
-RTOL_SCRATCH = {'f32': 1e-5, 'f16': 3e-3, 'q8': 3e-2}
+RTOL_ORACLE = {'f32': 1e-4, 'f16': 5e-4, 'q8': 5e-3}
+RTOL_SCRATCH = {'f32': 1e-4, 'f16': 3e-3, 'q8': 3e-2}
 GREEDY_AGREE = 5
 
 DEEP = Config(dim=32, hidden_dim=48, n_layers=3, n_heads=4, n_kv_heads=2, vocab_size=64, seq_len=32)
@@ -68,7 +74,7 @@ def test_shift_matches_oracle(fw, tmp_path, kv, keep, drop):
         status, got = fw.forward(int(tokens[n + i]), pos)
         assert status == 'LLM_OK'
         err = rel(got, ref.forward(int(tokens[n + i]), pos))
-        assert err <= RTOL_ORACLE, f'{kv} pos {pos}: relative error {err:.2e}'
+        assert err <= RTOL_ORACLE[kv], f'{kv} pos {pos}: relative error {err:.2e}'
 
 
 @pytest.mark.parametrize('kv', KV_TYPES)
