@@ -329,7 +329,8 @@ typedef struct llm_gen_stats {
 llm_status llm_generate(llm_ctx *ctx, const llm_gen_params *g, llm_gen_stats *stats);
 
 /* The same from where the context stands: keeps the KV cache, appends the
- * prompt's tokens (no BOS; the dummy-prefix space only on an empty context)
+ * prompt's tokens (no BOS; the dummy-prefix space only where a sequence
+ * starts: an empty context, or right after BOS)
  * after the queued ones, runs the queue from position n_past, then samples.
  * echo_prompt echoes this prompt's pieces only. Nothing queued and nothing
  * to append: LLM_ERR_ARG (LLM_OK with LLM_END_CONTEXT when the context is
@@ -358,7 +359,9 @@ llm_status llm_append_text(llm_ctx *ctx, const char *text, int bos, int eos);
 /* What llm_generate / llm_continue do when a token needs a position and the
  * context (seq_len) is full. */
 typedef enum llm_full_policy {
-    LLM_FULL_STOP = 0, /* end with LLM_END_CONTEXT (the default) */
+    /* End with LLM_END_CONTEXT (the default); a token sampled at the last
+     * position is emitted but has no position to be queued at. */
+    LLM_FULL_STOP = 0,
     /* Drop positions n_keep..n_keep+d-1 (d = n_discard, 0 = half of the
      * positions after n_keep), move the later ones down by d and re-rotate
      * their cached keys to the new positions, then go on. The kept tokens'
