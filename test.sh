@@ -42,7 +42,8 @@ if [ "$(uname -m)" = x86_64 ]; then env_args+=(-e native_test_x86); fi
 llm_say "pio run ${env_args[*]}"
 pio run "${env_args[@]}"
 
-esp_envs=(esp32s3_test_qemu esp32s3_story_qemu esp32s3_story_q8_qemu esp32s3_story_n4r2_qemu esp32s3_chat)
+esp_envs=(esp32s3_test_qemu esp32s3_story_qemu esp32s3_story_q8_qemu esp32s3_story_n4r2_qemu esp32s3_chat
+    esp32s3_chat_qemu)
 if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
     llm_say "ESP-IDF builds (extra_scripts/build/esp32s3_idf.py): ${esp_envs[*]}"
     python extra_scripts/build/esp32s3_idf.py build "${esp_envs[@]}" >.pio/idf-build.log 2>&1 ||
@@ -55,7 +56,8 @@ llm_say "built in $((SECONDS - t0)) s"
 device_only=(--ignore=test/tools --ignore=test/examples --ignore=test/compile)
 
 skip_esp=()
-[ "$LLM_HAVE_ESP32S3" = 1 ] || skip_esp=(--ignore=test/examples/test_esp32s3_story.py --ignore=test/examples/test_idf_component.py)
+[ "$LLM_HAVE_ESP32S3" = 1 ] || skip_esp=(--ignore=test/examples/test_esp32s3_story.py --ignore=test/examples/test_esp32s3_chat.py
+    --ignore=test/examples/test_idf_component.py)
 llm_say "pytest: all tests, firmware .pio/build/native_test/program"
 python -m pytest test -q "${skip_esp[@]}"
 

@@ -1,12 +1,17 @@
 /*
- * Interactive text generation over the serial port on an ESP32-S3. Type a
- * line; the model continues it (stories260K is a story model, not a chat
- * model: it continues the text you give). Lines starting with "/" set
- * options:
+ * A conversation over the serial port on an ESP32-S3. Each line you type is
+ * a user turn of a chat template (default: the model's, else Llama 2's
+ * [INST] format), queued after the conversation so far: the KV cache keeps
+ * it, so a turn runs only its own tokens. When the context fills up, the
+ * oldest turns after the first are dropped (LLM_FULL_SHIFT). stories260K is
+ * a story model, not a chat model: its replies are stories; "/template none"
+ * makes each line plain text the model continues. Lines starting with "/"
+ * are commands:
  *
- *   /temp 0.8     temperature (0 = greedy)      /steps 200   positions per reply
+ *   /temp 0.8     temperature (0 = greedy)      /steps 200   most tokens per reply
  *   /topp 0.9     nucleus sampling              /seed 42     restart the sampler
- *   /stats        tok/s and memory of the last reply
+ *   /system TEXT  system prompt (starts over)   /template llama2|zephyr|none (starts over)
+ *   /reset        start the conversation over   /stats       tok/s and memory of the last reply
  *
  * Build and flash with the model (boards/esp32s3.ini), then open a terminal:
  *   LLM_MODELS_DIR=/path/to/models pio run -e esp32s3_chat -t upload -t monitor
@@ -26,6 +31,12 @@
 
 #ifndef CHAT_LINE_MAX
 #define CHAT_LINE_MAX 512
+#endif
+
+/* Chat template used when the model names none: "llama2", "zephyr", or a
+ * name no template has for plain text continuation. */
+#ifndef CHAT_TEMPLATE
+#define CHAT_TEMPLATE "llama2"
 #endif
 
 static void say(const char *fmt, ...) {
@@ -96,12 +107,17 @@ void example_main(void) {
     if (s != LLM_OK) halt("llm_init", s);
     if (ctx.tok.vocab_size == 0) halt("the model has no tokenizer", LLM_ERR_NO_TOKENIZER);
 
+    /* CHAT_TEMPLATE names the default when the model names none. */
+    const llm_chat_template *tmpl = llm_chat_template_of(&model);
+    if (!tmpl) tmpl = llm_chat_template_find(CHAT_TEMPLATE);
+    static char system[CHAT_LINE_MAX]; /* (CHAT_LINE_MAX) "" = none */
     say("\nllm chat on ESP32-S3 (%u cores): model %u KB read in place from flash at 0x%x, "
-        "arena %u KB in %s, context %u.\nType text and the model continues it; /temp /topp "
-        "/steps /seed /stats set options.\n",
+        "arena %u KB in %s, context %u, template %s.\n",
         (unsigned)llm_esp32s3_workers(), (unsigned)(mapped.size >> 10),
         (unsigned)mapped.flash_offset, (unsigned)(arena.size >> 10), llm_esp_mem_str(arena.where),
-        (unsigned)ctx.seq_len);
+        (unsigned)ctx.seq_len, tmpl ? llm_chat_template_name(tmpl) : "none");
+    say("Type a line; the conversation stays in the KV cache. /reset starts over; "
+        "/temp /topp /steps /seed /system /template /stats.\n");
 
     llm_sampler_params sp = llm_sampler_default();
     sp.temperature = 0.8f;
@@ -114,9 +130,34 @@ void example_main(void) {
         ex_read_line(line, sizeof line);
         if (line[0] == '\0') continue;
         int stats = 0;
+        if (strcmp(line, "/reset") == 0) {
+            llm_ctx_reset(&ctx);
+            say("conversation reset\n");
+            continue;
+        }
+        if (strncmp(line, "/system", 7) == 0 && (line[7] == ' ' || line[7] == '\0')) {
+            const char *text = line[7] ? line + 8 : "";
+            const size_t n = strlen(text); /* < CHAT_LINE_MAX: a line's tail */
+            memcpy(system, text, n + 1);
+            llm_ctx_reset(&ctx);
+            say("system prompt %s; conversation reset\n", system[0] ? "set" : "cleared");
+            continue;
+        }
+        if (strncmp(line, "/template ", 10) == 0) {
+            const llm_chat_template *t = llm_chat_template_find(line + 10);
+            if (!t && strcmp(line + 10, "none") != 0) {
+                say("templates: llama2, zephyr, none\n");
+                continue;
+            }
+            tmpl = t;
+            llm_ctx_reset(&ctx);
+            say("template %s; conversation reset\n", t ? llm_chat_template_name(t) : "none");
+            continue;
+        }
         if (line[0] == '/') {
             if (option(line, &sp, &steps, &stats) != 0) {
-                say("options: /temp T, /topp P, /steps N, /seed S, /stats\n");
+                say("options: /temp T, /topp P, /steps N, /seed S, /system TEXT, /template NAME, "
+                    "/reset, /stats\n");
             } else if (stats) {
                 llm_esp32s3_mem m;
                 llm_esp32s3_mem_query(&m);
@@ -133,16 +174,37 @@ void example_main(void) {
         }
         llm_sampler_set(&ctx, &sp);
         sp.seed++; /* a different continuation next time */
+        /* The turn goes after the conversation the cache holds. */
+        const int first = ctx.n_past + ctx.n_queued == 0;
+        s = tmpl ? llm_chat_append(&ctx, tmpl, system, line)
+                 : llm_append_text(&ctx, line, first, 0);
+        if (s != LLM_OK) {
+            say("[%s: /reset to start over]\n", llm_status_str(s));
+            continue;
+        }
+        if (first) {
+            /* Keep the first turn (and the system prompt in it) when the
+             * context is full; drop the oldest of the rest. */
+            const uint32_t keep = ctx.n_past + ctx.n_queued;
+            llm_set_full_policy(&ctx, LLM_FULL_SHIFT, keep < ctx.seq_len / 2 ? keep : 0, 0);
+        }
         uint32_t pieces = 0;
         llm_gen_params g;
         memset(&g, 0, sizeof g);
-        g.prompt = line;
-        g.n_steps = steps;
+        g.prompt = "";
+        g.n_steps = UINT32_MAX; /* limited by max_new, EOS and the context */
+        g.max_new = steps;
         g.echo_prompt = 0;
         g.on_piece = on_piece;
         g.user = &pieces;
-        s = llm_generate(&ctx, &g, &last);
-        if (s != LLM_OK) say("\n[%s]\n", llm_status_str(s));
+        s = llm_continue(&ctx, &g, &last);
+        if (s != LLM_OK) {
+            say("\n[%s]\n", llm_status_str(s));
+        } else {
+            say("\n(%u new positions, %u generated, context %u/%u, end %s)\n",
+                (unsigned)last.n_prompt, (unsigned)last.n_generated, (unsigned)ctx.n_past,
+                (unsigned)ctx.seq_len, llm_end_str(last.end));
+        }
     }
 }
 

@@ -51,12 +51,18 @@ static void usage(FILE *out) {
     fprintf(out, "  -i <string> input prompt\n");
     fprintf(out, "  -z <string> optional path to custom tokenizer (default: the blob's\n");
     fprintf(out, "              embedded tokenizer, else tokenizer.bin)\n");
-    fprintf(out, "  -m <string> mode: generate|chat, default: generate (chat is not supported)\n");
+    fprintf(out, "  -m <string> mode: generate|chat, default: generate\n");
     fprintf(out, "  -y <string> (optional) system prompt in chat mode\n");
+    fprintf(out, "  -T <string> chat template: llama2|zephyr, default: the model's, else llama2\n");
+    fprintf(out, "  -c <string> chat mode, context full: shift (drop old turns, keep the\n"
+                 "              first) or stop; default shift\n");
     fprintf(out, "  -k <int>    top-k: sample among the k most likely tokens, default 0 = off\n");
     fprintf(out, "  -r <float>  repeat penalty (> 1 penalises recent tokens), default 1.0 = off\n");
     fprintf(out, "  -j <int>    threads splitting each step (same output), default 1;\n"
                  "              0 = one per core, more than the cores are capped\n");
+    fprintf(out, "In chat mode -n is the most tokens per reply (0 = until the model ends it);\n"
+                 "user lines come from stdin, and each turn runs only its own tokens: the\n"
+                 "conversation stays in the KV cache (stderr shows the count per turn).\n");
 }
 
 static void error_usage(void) {
@@ -150,11 +156,81 @@ static void unload_file(file_data *f) {
     memset(f, 0, sizeof *f);
 }
 
+/* One line of stdin into buf (cap bytes), without its newline; 0 at EOF. */
+static int read_line(const char *guide, char *buf, size_t cap) {
+    printf("%s", guide);
+    fflush(stdout);
+    if (!fgets(buf, (int)cap, stdin)) return 0;
+    size_t n = strlen(buf);
+    if (n > 0 && buf[n - 1] == '\n') buf[--n] = '\0';
+    return 1;
+}
+
 /* Streams each piece to stdout as soon as it is made, as run.c does. */
 static int print_piece(const char *piece, size_t len, void *user) {
     (void)user;
     if (len) fwrite(piece, 1, len, stdout);
     fflush(stdout);
+    return 0;
+}
+
+/*
+ * Chat mode, as llama2.c's (-m chat, -y system prompt, -i first user line):
+ * each user line becomes a turn of the template, queued after the
+ * conversation so far; llm_continue runs only the new tokens and samples the
+ * reply. Returns 0, or 1 after a library error (message printed).
+ */
+static int chat(llm_ctx *ctx, const llm_chat_template *t, const char *system, const char *first,
+                uint32_t max_reply, int shift) {
+    static char sys_buf[4096], user_buf[4096]; /* (4096) one line each */
+    if (!system) {
+        /* As run.c: asked once, empty for none. */
+        system = read_line("Enter system prompt (optional): ", sys_buf, sizeof sys_buf) ? sys_buf
+                                                                                         : "";
+    }
+    for (uint32_t turn = 1;; turn++) {
+        const char *user = first;
+        first = NULL;
+        if (!user) {
+            if (!read_line("User: ", user_buf, sizeof user_buf)) break;
+            user = user_buf;
+        }
+        llm_status st = llm_chat_append(ctx, t, system, user);
+        if (st == LLM_ERR_PROMPT_TOO_LONG) {
+            fprintf(stderr, "turn %u does not fit the context (%u positions)\n", (unsigned)turn,
+                    (unsigned)ctx->seq_len);
+            break;
+        }
+        if (st != LLM_OK) {
+            fprintf(stderr, "Chat turn %u failed: %s\n", (unsigned)turn, llm_status_str(st));
+            return 1;
+        }
+        if (turn == 1 && shift) {
+            /* Keep the first turn (the system prompt with it) when shifting. */
+            const uint32_t keep = ctx->n_past + ctx->n_queued;
+            st = llm_set_full_policy(ctx, LLM_FULL_SHIFT, keep < ctx->seq_len ? keep : 0, 0);
+            if (st != LLM_OK) return fprintf(stderr, "policy: %s\n", llm_status_str(st)), 1;
+        }
+        llm_gen_params g;
+        memset(&g, 0, sizeof g);
+        g.prompt = "";
+        g.max_new = max_reply;
+        g.n_steps = UINT32_MAX; /* the reply's own limits: max_new, EOS, the context */
+        g.on_piece = print_piece;
+        llm_gen_stats stats;
+        printf("Assistant: ");
+        st = llm_continue(ctx, &g, &stats);
+        printf("\n");
+        fflush(stdout);
+        if (st != LLM_OK) {
+            fprintf(stderr, "Reply %u failed: %s\n", (unsigned)turn, llm_status_str(st));
+            return 1;
+        }
+        fprintf(stderr, "turn %u: prefilled %u positions, generated %u, context %u/%u, end %s\n",
+                (unsigned)turn, (unsigned)stats.n_prompt, (unsigned)stats.n_generated,
+                (unsigned)ctx->n_past, (unsigned)ctx->seq_len, llm_end_str(stats.end));
+        if (stats.end == LLM_END_CONTEXT) break;
+    }
     return 0;
 }
 
@@ -167,6 +243,9 @@ int main(int argc, char *argv[]) {
     const char *prompt = NULL;
     unsigned long long rng_seed = 0;   /* 0 = time(NULL) */
     const char *mode = "generate";
+    const char *system_prompt = NULL;  /* chat: NULL = ask on stdin, as run.c */
+    const char *template_name = NULL;  /* chat: NULL = the model's, else llama2 */
+    const char *full = "shift";
     int top_k = 0;
     float repeat_penalty = 1.0f;
     int threads = 1;
@@ -188,7 +267,9 @@ int main(int argc, char *argv[]) {
         case 'i': prompt = v; break;
         case 'z': tokenizer_path = v; break;
         case 'm': mode = v; break;
-        case 'y': break; /* system prompt: chat only, unsupported */
+        case 'y': system_prompt = v; break;
+        case 'T': template_name = v; break;
+        case 'c': full = v; break;
         case 'k': top_k = atoi(v); break;
         case 'r': repeat_penalty = (float)atof(v); break;
         case 'j':
@@ -198,11 +279,8 @@ int main(int argc, char *argv[]) {
         default: error_usage();
         }
     }
-    if (strcmp(mode, "chat") == 0) {
-        fprintf(stderr, "chat mode is not supported by this program; use -m generate\n");
-        return EXIT_FAILURE;
-    }
-    if (strcmp(mode, "generate") != 0) {
+    const int chat_mode = strcmp(mode, "chat") == 0;
+    if (!chat_mode && strcmp(mode, "generate") != 0) {
         fprintf(stderr, "unknown mode: %s\n", mode);
         error_usage();
     }
@@ -213,6 +291,14 @@ int main(int argc, char *argv[]) {
     if (steps < 0) steps = 0;
     if (top_k < 0) top_k = 0;
     if (!(repeat_penalty > 0.0f)) repeat_penalty = 1.0f;
+    if (strcmp(full, "shift") != 0 && strcmp(full, "stop") != 0) {
+        fprintf(stderr, "unknown context policy: %s (shift or stop)\n", full);
+        error_usage();
+    }
+    if (template_name && !llm_chat_template_find(template_name)) {
+        fprintf(stderr, "unknown chat template: %s (llama2 or zephyr)\n", template_name);
+        error_usage();
+    }
 
     llm_port port = {log_stderr, now_us, NULL, NULL};
     /* More threads than cores only take turns on them, and a thread waiting
@@ -289,6 +375,16 @@ int main(int argc, char *argv[]) {
     sp.repeat_penalty = repeat_penalty;
     sp.seed = rng_seed;
     llm_sampler_set(&ctx, &sp);
+
+    if (chat_mode) {
+        const llm_chat_template *t = template_name ? llm_chat_template_find(template_name)
+                                                   : llm_chat_template_of(&model);
+        if (!t) t = llm_chat_template_find("llama2");
+        fprintf(stderr, "chat template: %s\n", llm_chat_template_name(t));
+        if (chat(&ctx, t, system_prompt, prompt, (uint32_t)steps, strcmp(full, "shift") == 0) == 0)
+            rc = 0;
+        goto done;
+    }
 
     llm_gen_params g;
     memset(&g, 0, sizeof g);

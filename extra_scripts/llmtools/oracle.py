@@ -138,6 +138,26 @@ class Model:
         self.next_pos = pos + 1
         return _mv(self.cls, x)
 
+    def shift(self, n_keep: int, n_discard: int) -> None:
+        """The C library's llm_kv_shift: drop positions n_keep..n_keep+n_discard-1,
+        move the later ones down and rotate their cached keys by -n_discard
+        positions (stored again as the cache type stores them)."""
+        c = self.config
+        end = self.next_pos
+        if n_discard < 1 or n_keep + n_discard > end:
+            raise ValueError(f"cannot drop {n_discard} after {n_keep} of {end} positions")
+        src = slice(n_keep + n_discard, end)
+        dst = slice(n_keep, end - n_discard)
+        angle = _F(n_discard) * self.rope_freq
+        cos = np.cos(angle.astype(np.float64)).astype(np.float32)
+        sin = -np.sin(angle.astype(np.float64)).astype(np.float32)
+        for l in range(c.n_layers):
+            keys = self.key_cache[l, src].copy()    # (n, nkv, hs)
+            self.value_cache[l, dst] = self.value_cache[l, src].copy()
+            self.key_cache[l, dst] = np.stack([self._stored(self._rope(k, cos, sin)) for k in keys]) \
+                if len(keys) else keys
+        self.next_pos = end - n_discard
+
     def _stored(self, v: np.ndarray) -> np.ndarray:
         """v (heads, hs) as the KV cache holds it, read back as float32."""
         if self.kv_type == "f16":

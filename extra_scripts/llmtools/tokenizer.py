@@ -99,12 +99,14 @@ class Tokenizer:
         with open(path, "rb") as f:
             return cls(f.read(), vocab_size)
 
-    def encode(self, text, bos: bool, eos: bool) -> list:
-        """Token ids of text (str, or bytes for raw/invalid UTF-8) as run.c encode()."""
+    def encode(self, text, bos: bool, eos: bool, prefix: bool = True) -> list:
+        """Token ids of text (str, or bytes for raw/invalid UTF-8) as run.c encode();
+        prefix=False leaves out the dummy-prefix space (text that continues a
+        sequence, as the C library's llm_append_text encodes it)."""
         raw = text.encode("utf-8") if isinstance(text, str) else bytes(text)
         raw = _cstr(raw)  # C stops at the first NUL
         tokens = [self.bos_id] if bos else []
-        if raw and not (self.prefix_unless_space and raw[:1] == b" "):
+        if raw and prefix and not (self.prefix_unless_space and raw[:1] == b" "):
             # Dummy prefix; a vocab without " " gets its byte token.
             tokens.append(self._lookup.get(b" ", BYTE0 + 0x20))
         i = 0

@@ -175,3 +175,90 @@ def test_host_program_rejects_negative_threads(models_dir):
     assert r.returncode == 1
     assert r.stdout == b''
     assert b'-j <int>' in r.stderr  # the usage
+
+
+# Chat mode: user lines on stdin; stderr reports each turn as
+# "turn K: prefilled N positions, generated G, context P/S, end E".
+TURN_RE = re.compile(r'turn (\d+): prefilled (\d+) positions, generated (\d+), context (\d+)/(\d+), '
+                     r'end (\w+)')
+
+
+def chat_run(models_dir, stdin: bytes, *args):
+    r = run([built(PROGRAM, 'native'), models_dir / 'stories260K.bin', '-z', models_dir / 'tok512.bin',
+             '-m', 'chat', '-t', '0'] + list(args), input=stdin)
+    assert r.returncode == 0, r.stderr.decode()
+    turns = [tuple(int(x) for x in m.groups()[:5]) + (m.group(6),)
+             for m in TURN_RE.finditer(r.stderr.decode())]
+    return r, turns
+
+
+def tokenizer(models_dir):
+    from llmtools.tokenizer import Tokenizer
+    return Tokenizer.from_file(models_dir / 'tok512.bin')
+
+
+def test_host_chat_keeps_the_conversation(models_dir):
+    """The second turn runs its own tokens only (the reply's last token, its
+    closing EOS when the model gave none, the new [INST] sequence), from where
+    the first one left the context: no re-prefill of the conversation."""
+    tok = tokenizer(models_dir)
+    r, turns = chat_run(models_dir, b'Tell me a story.\nWhat did the dog do?\n', '-y', 'You tell stories.',
+                        '-n', '30')
+    assert b'chat template: llama2' in r.stderr
+    assert len(turns) == 2, r.stderr.decode()
+    (_, n1, g1, p1, seq, e1), (_, n2, g2, p2, _, e2) = turns
+    first = tok.encode('[INST] <<SYS>>\nYou tell stories.\n<</SYS>>\n\nTell me a story. [/INST]', True, False)
+    assert n1 == len(first)
+    assert e1 == 'budget' and g1 == 30 and p1 == n1 + g1 - 1  # the last reply token waits
+    second = tok.encode('[INST] What did the dog do? [/INST]', True, False)
+    assert n2 - 1 - len(second) in (0, 1)  # + the waiting token, + EOS unless the reply had one
+    assert n2 < p1
+    assert p2 == p1 + n2 + g2 - 1
+    assert r.stdout.count(b'Assistant: ') == 2 and r.stdout.count(b'User: ') == 3
+
+
+def test_host_chat_asks_for_the_system_prompt(models_dir):
+    """Without -y the first stdin line is the system prompt, as run.c asks."""
+    tok = tokenizer(models_dir)
+    r, turns = chat_run(models_dir, b'Be brief.\nHello\n', '-n', '5')
+    assert r.stdout.startswith(b'Enter system prompt (optional): ')
+    assert len(turns) == 1
+    first = tok.encode('[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHello [/INST]', True, False)
+    assert turns[0][1] == len(first)
+
+
+def test_host_chat_zephyr_template(models_dir):
+    from llmtools.tokenizer import BOS, EOS
+    tok = tokenizer(models_dir)
+    r, turns = chat_run(models_dir, b'Hi\nAnd you?\n', '-T', 'zephyr', '-y', 'Sys', '-n', '8', '-i', 'First')
+    assert b'chat template: zephyr' in r.stderr
+    assert len(turns) == 3  # -i, then the two stdin lines
+    first = ([BOS] + tok.encode('<|system|>\nSys', False, True) +
+             tok.encode('\n<|user|>\nFirst', False, True, prefix=False) +
+             tok.encode('\n<|assistant|>\n', False, False, prefix=False))
+    assert turns[0][1] == len(first)
+    later = tok.encode('\n<|user|>\nHi', False, True, prefix=False) + \
+        tok.encode('\n<|assistant|>\n', False, False, prefix=False)
+    assert turns[1][1] - 1 - len(later) in (0, 1)
+    assert later.count(EOS) == 1 and BOS not in later  # one sequence: no BOS after the first turn
+
+
+@pytest.mark.parametrize('args, why', [(['-T', 'chatml'], b'unknown chat template: chatml'),
+                                       (['-c', 'wrap'], b'unknown context policy: wrap')])
+def test_host_chat_rejects_bad_options(models_dir, args, why):
+    r = run([built(PROGRAM, 'native'), models_dir / 'stories260K.bin', '-z', models_dir / 'tok512.bin',
+             '-m', 'chat'] + args, input=b'hi\n')
+    assert r.returncode == 1 and why in r.stderr
+
+
+def test_host_chat_past_the_context(models_dir):
+    """Eight turns need more than the 512 positions: the default policy
+    shifts (the context shrinks at some turn and every turn is answered);
+    -c stop ends the conversation when the context is full."""
+    lines = b''.join(b'Tell me about the dog number %d.\n' % i for i in range(8))
+    _, turns = chat_run(models_dir, lines, '-y', 'You tell stories.', '-n', '100')
+    assert len(turns) == 8
+    contexts = [t[3] for t in turns]
+    assert all(c <= 512 for c in contexts) and any(b < a for a, b in zip(contexts, contexts[1:])), turns
+    _, stopped = chat_run(models_dir, lines, '-y', 'You tell stories.', '-n', '100', '-c', 'stop')
+    assert stopped[-1][5] == 'context' and len(stopped) < 8, stopped

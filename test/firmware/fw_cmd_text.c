@@ -124,12 +124,15 @@ static int on_piece(const char *piece, size_t len, void *user) {
 
 /* generate <n_steps> <temp> <top_p> <top_k> <penalty> <last_n> <seed> <echo>
  *          <stop_after_pieces> <hex prompt> [<hex stop> ...]:
- * llm_sampler_set, then llm_generate collecting every piece. */
+ * llm_sampler_set, then llm_generate collecting every piece.
+ * continue <max_new> <the same arguments>: llm_continue with max_new. */
 void fw_cmd_generate(const char *cmd, char *args) {
     llm_sampler_params sp;
     llm_gen_params g;
-    uint32_t n_steps, echo, stop_after;
-    if (fw_parse_u32(fw_word(&args), &n_steps) != 0 ||
+    uint32_t n_steps, echo, stop_after, max_new = 0;
+    const int cont = strcmp(cmd, "continue") == 0;
+    if ((cont && fw_parse_u32(fw_word(&args), &max_new) != 0) ||
+        fw_parse_u32(fw_word(&args), &n_steps) != 0 ||
         fw_parse_f32(fw_word(&args), &sp.temperature) != 0 ||
         fw_parse_f32(fw_word(&args), &sp.top_p) != 0 ||
         fw_parse_u32(fw_word(&args), &sp.top_k) != 0 ||
@@ -164,6 +167,7 @@ void fw_cmd_generate(const char *cmd, char *args) {
     memset(&g, 0, sizeof g);
     g.prompt = prompt;
     g.n_steps = n_steps;
+    g.max_new = max_new;
     g.echo_prompt = (int)echo;
     g.stop = n_stop > 0 ? stops : NULL;
     g.n_stop = n_stop;
@@ -172,12 +176,14 @@ void fw_cmd_generate(const char *cmd, char *args) {
     llm_gen_stats st;
     memset(&st, 0, sizeof st);
     llm_sampler_set(&fw.ctx, &sp);
-    llm_status s = llm_generate(&fw.ctx, &g, &st);
+    llm_status s = cont ? llm_continue(&fw.ctx, &g, &st) : llm_generate(&fw.ctx, &g, &st);
     fw_out_begin(cmd, s);
     if (s == LLM_OK) {
         fw_out_str(" end=");
         fw_out_str(llm_end_str(st.end));
     }
+    fw_out_kv_u("n_past", fw.ctx.n_past);
+    fw_out_kv_u("n_queued", fw.ctx.n_queued);
     fw_out_kv_u("n_prompt", st.n_prompt);
     fw_out_kv_u("n_generated", st.n_generated);
     fw_out_kv_u("prefill_us", st.prefill_us);

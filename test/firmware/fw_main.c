@@ -60,6 +60,24 @@
  *                                 n_prompt n_generated prefill_us decode_us
  *                                 pieces overflow lens=<first 256 piece
  *                                 lengths> text=<hex>
+ *                                 (both also print n_past n_queued)
+ *   continue <max_new> <generate's arguments>
+ *                                 llm_continue from where the context stands,
+ *                                 with max_new: the same reply
+ *   ctx_pos | ctx_reset | ctx_recompute
+ *                                 the context's n_past n_queued tokens=<run
+ *                                 and queued ids> (after llm_ctx_reset or
+ *                                 llm_ctx_recompute)
+ *   append <bos> <eos> <hex text> llm_append_text: status, then as ctx_pos
+ *   chat <template> <hex system>|- <hex user>
+ *                                 llm_chat_append with llm_chat_template_find:
+ *                                 status, then as ctx_pos
+ *   policy stop|shift <n_keep> <n_discard>
+ *                                 llm_set_full_policy
+ *   shift <n_keep> <n_discard>    llm_kv_shift: status, then as ctx_pos
+ *   rotkernel <f32|f16|q8> <n_rows> <n_heads> <hs> <scale> <seed>
+ *                                 dispatched and reference key re-rotation
+ *                                 (documented in fw_cmd_rotate.c)
  *   kernel <op> <dims...> <scale> <seed>
  *                                 dispatched and reference kernel on the same
  *                                 pseudo-random inputs (see fw_cmd_kernel.c)
@@ -119,6 +137,9 @@ static const struct {
     {"state_size", fw_cmd_state},  {"state_save", fw_cmd_state},  {"state_restore", fw_cmd_state},
     {"state_poke", fw_cmd_state},  {"state_hex", fw_cmd_state},    {"prefill", fw_cmd_state},
     {"simd", fw_cmd_simd},
+    {"continue", fw_cmd_generate}, {"ctx_pos", fw_cmd_ctx_pos},   {"ctx_reset", fw_cmd_ctx_pos},
+    {"append", fw_cmd_append},     {"chat", fw_cmd_chat},         {"policy", fw_cmd_policy},
+    {"shift", fw_cmd_shift},       {"rotkernel", fw_cmd_rotkernel}, {"ctx_recompute", fw_cmd_ctx_pos},
 };
 
 int main(void) {

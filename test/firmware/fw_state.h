@@ -66,6 +66,12 @@ void fw_cmd_sample(const char *cmd, char *args);
 void fw_cmd_encode(const char *cmd, char *args);
 void fw_cmd_decode(const char *cmd, char *args);
 void fw_cmd_generate(const char *cmd, char *args);
+void fw_cmd_ctx_pos(const char *cmd, char *args);   /* fw_cmd_chat.c: ctx_pos, ctx_reset */
+void fw_cmd_append(const char *cmd, char *args);
+void fw_cmd_chat(const char *cmd, char *args);
+void fw_cmd_policy(const char *cmd, char *args);
+void fw_cmd_shift(const char *cmd, char *args);
+void fw_cmd_rotkernel(const char *cmd, char *args); /* fw_cmd_rotate.c */
 void fw_cmd_kernel(const char *cmd, char *args);
 void fw_cmd_qkernel(const char *cmd, char *args);
 void fw_cmd_teacher(const char *cmd, char *args);

@@ -162,8 +162,8 @@ class Firmware:
     def tok(self, path=None) -> Reply:
         return self.command(f'tok {path if path is not None else "-"}')
 
-    def init(self, seq_len: int = 0, short: bool = False) -> Reply:
-        return self.command(f'{"init_short" if short else "init"} {seq_len}')
+    def init(self, seq_len: int = 0, short: bool = False, kv: str | None = None) -> Reply:
+        return self.command(f'{"init_short" if short else "init"} {seq_len}' + (f' {kv}' if kv else ''))
 
     def load(self, path, seq_len: int = 0, tok=None) -> Reply:
         """model + optional external tokenizer + init, all required to succeed."""
@@ -221,6 +221,41 @@ class Firmware:
         assert f.get('overflow', '0') == '0', f'firmware text buffer overflow or NULL piece: {r}'
         return GenResult(r.status, f.get('end'), int(f['n_prompt']), int(f['n_generated']),
                          int(f['pieces']), parse_ids(f['lens']), parse_hex(f['text']), r)
+
+    def cont(self, prompt: bytes = b'', max_new: int = 0, n_steps: int = 0, temperature=0.0,
+             top_p=0.9, top_k=0, repeat_penalty=1.0, repeat_last_n=0, seed=1, echo=False,
+             stop_after=0, stops=(), timeout: float | None = None) -> GenResult:
+        """llm_continue: the generate command's reply, from where the context stands."""
+        line = (f'continue {int(max_new)} {n_steps} {_num(temperature)} {_num(top_p)} {int(top_k)} '
+                f'{_num(repeat_penalty)} {int(repeat_last_n)} {int(seed)} {int(bool(echo))} '
+                f'{int(stop_after)} {bytes_hex(prompt)}')
+        for s in stops:
+            line += ' ' + bytes_hex(s)
+        r = self.command(line, timeout=timeout)
+        f = r.fields
+        assert f.get('overflow', '0') == '0', f'firmware text buffer overflow or NULL piece: {r}'
+        return GenResult(r.status, f.get('end'), int(f['n_prompt']), int(f['n_generated']),
+                         int(f['pieces']), parse_ids(f['lens']), parse_hex(f['text']), r)
+
+    def position(self, reset: bool = False, recompute: bool = False) -> tuple[int, int, list[int]]:
+        """(n_past, n_queued, tokens run then queued) of the context, after
+        llm_ctx_reset (reset) or llm_ctx_recompute (recompute)."""
+        r = self.command('ctx_reset' if reset else 'ctx_recompute' if recompute else 'ctx_pos')
+        assert r.ok, r
+        return r.int('n_past'), r.int('n_queued'), parse_ids(r.fields['tokens'])
+
+    def append(self, text: bytes, bos: bool = False, eos: bool = False) -> Reply:
+        return self.command(f'append {int(bos)} {int(eos)} {bytes_hex(text)}')
+
+    def chat(self, template: str, user: bytes, system: bytes | None = None) -> Reply:
+        sys = '-' if system is None else bytes_hex(system)
+        return self.command(f'chat {template} {sys} {bytes_hex(user)}')
+
+    def policy(self, policy: str, n_keep: int = 0, n_discard: int = 0) -> Reply:
+        return self.command(f'policy {policy} {int(n_keep)} {int(n_discard)}')
+
+    def shift(self, n_keep: int, n_discard: int) -> Reply:
+        return self.command(f'shift {int(n_keep)} {int(n_discard)}')
 
     def kernel(self, op: str, dims, scale: float, seed: int) -> dict:
         r = self.command(f'kernel {op} {" ".join(str(int(d)) for d in dims)} {_num(scale)} {int(seed)}')

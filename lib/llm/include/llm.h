@@ -291,7 +291,13 @@ typedef struct llm_ctx {
     float *xq_scale;            /* (xq_len / 16) their per-group scales */
     int32_t *xq_sum;            /* (xq_len / 16) per-group sums of the quants */
     uint32_t xq_len;            /* longest padded input of a quantized matrix; 0 if none */
-    int32_t *tokens;            /* (seq_len) token fed at each position */
+    int32_t *tokens;            /* (seq_len) token at each position: fed ones, then queued */
+    uint32_t n_past;            /* positions in the KV cache: tokens[0..n_past) were run */
+    uint32_t n_queued;          /* tokens[n_past..n_past+n_queued) wait to be run (the last
+                                   sampled token, appended text); n_past + n_queued <= seq_len */
+    uint8_t full_policy;        /* llm_full_policy, LLM_FULL_STOP after llm_init */
+    uint32_t n_keep;            /* LLM_FULL_SHIFT: positions 0..n_keep-1 are never dropped */
+    uint32_t n_discard;         /* LLM_FULL_SHIFT: positions dropped per shift, 0 = half */
     uint8_t *arena;
     size_t arena_size, arena_used;
 } llm_ctx;
@@ -306,7 +312,9 @@ size_t llm_arena_used(const llm_ctx *ctx);
 /* ------------------------------------------------------------------ inference */
 
 /* Run one token at position pos (0 <= pos < ctx->seq_len, positions filled in
- * order); *logits points at ctx->logits, (vocab_size) floats. */
+ * order); *logits points at ctx->logits, (vocab_size) floats. The low-level
+ * step: afterwards the context holds positions 0..pos (n_past = pos + 1) and
+ * nothing queued. */
 llm_status llm_forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits);
 
 /* Tokenize NUL-terminated UTF-8 text as llama2.c does (dummy-prefix space,
@@ -379,7 +387,9 @@ llm_status llm_state_save(const llm_ctx *ctx, uint32_t n_pos, void *buf, size_t 
 
 /* Load a state saved by llm_state_save from buf(len) (len may exceed the
  * state, e.g. a whole flash page); *n_pos (may be NULL) gets its position
- * count: the next llm_forward runs at position *n_pos. The header, model
+ * count: the next llm_forward runs at position *n_pos, and the ctx holds
+ * those positions (n_past = *n_pos, nothing queued), so llm_continue or
+ * llm_chat_append carries on after them. The header, model
  * fingerprint, kv_type, context length and both CRCs are checked before the
  * ctx is touched: on any failure (LLM_ERR_STATE_*) the ctx is unchanged.
  * Cache rows at n_pos and after keep what they held; llm_forward overwrites
@@ -404,7 +414,9 @@ const char *llm_end_str(llm_end e);
 
 typedef struct llm_gen_params {
     const char *prompt;          /* UTF-8, NUL-terminated; "" allowed */
-    uint32_t n_steps;            /* positions incl. prompt (llama2.c -n); 0 = context */
+    uint32_t n_steps;            /* forward passes this call runs, prompt included: for
+                                    llm_generate the positions (llama2.c -n); 0 = seq_len */
+    uint32_t max_new;            /* most tokens sampled; 0 = no limit but n_steps */
     int echo_prompt;             /* emit the prompt's pieces too, as llama2.c does */
     const char *const *stop;     /* stop strings, each 1..LLM_MAX_STOP_LEN bytes */
     uint32_t n_stop;             /* 0..LLM_MAX_STOPS */
@@ -413,7 +425,8 @@ typedef struct llm_gen_params {
 } llm_gen_params;
 
 typedef struct llm_gen_stats {
-    uint32_t n_prompt;     /* prompt tokens incl. BOS */
+    uint32_t n_prompt;     /* tokens queued when the call began: the prompt incl. BOS (for
+                              llm_continue also appended and last sampled tokens) */
     uint32_t n_generated;  /* sampled tokens, excluding a final BOS/EOS */
     uint64_t prefill_us;   /* forward passes over the prompt */
     uint64_t decode_us;    /* forward passes and sampling after it */
@@ -421,8 +434,88 @@ typedef struct llm_gen_stats {
 } llm_gen_stats;
 
 /* Encode the prompt with BOS, run it, then sample with the ctx's sampler until
- * an end condition; streams text through on_piece. Starts at position 0. */
+ * an end condition; streams text through on_piece. Starts at position 0,
+ * dropping what the context held. The last sampled token (an EOS too) is
+ * left queued, so llm_continue can carry on from here. */
 llm_status llm_generate(llm_ctx *ctx, const llm_gen_params *g, llm_gen_stats *stats);
+
+/* The same from where the context stands: keeps the KV cache, appends the
+ * prompt's tokens (no BOS; the dummy-prefix space only where a sequence
+ * starts: an empty context, or right after BOS)
+ * after the queued ones, runs the queue from position n_past, then samples.
+ * echo_prompt echoes this prompt's pieces only. Nothing queued and nothing
+ * to append: LLM_ERR_ARG (LLM_OK with LLM_END_CONTEXT when the context is
+ * full). */
+llm_status llm_continue(llm_ctx *ctx, const llm_gen_params *g, llm_gen_stats *stats);
+
+/* Start over: an empty context (n_past 0, nothing queued). The KV cache
+ * keeps its bytes; positions are overwritten as they are run again. */
+void llm_ctx_reset(llm_ctx *ctx);
+
+/* Forget the KV cache but keep the tokens: every token of the context is
+ * queued again (n_past 0), so the next llm_continue recomputes the whole
+ * context. After a shift, this gives the kept tokens' exact states instead
+ * of the shift's approximation, at the cost of a full prefill. */
+void llm_ctx_recompute(llm_ctx *ctx);
+
+/* Queue text's tokens after the context's (run by the next llm_continue):
+ * bos / eos add those tokens around it; the dummy-prefix space is added when
+ * the text starts a sequence (empty context, or bos). When the tokens do not
+ * fit the context, LLM_FULL_SHIFT shifts first; else LLM_ERR_PROMPT_TOO_LONG
+ * and nothing is queued. */
+llm_status llm_append_text(llm_ctx *ctx, const char *text, int bos, int eos);
+
+/* ------------------------------------------------------------------ full context */
+
+/* What llm_generate / llm_continue do when a token needs a position and the
+ * context (seq_len) is full. */
+typedef enum llm_full_policy {
+    /* End with LLM_END_CONTEXT (the default); a token sampled at the last
+     * position is emitted but has no position to be queued at. */
+    LLM_FULL_STOP = 0,
+    /* Drop positions n_keep..n_keep+d-1 (d = n_discard, 0 = half of the
+     * positions after n_keep), move the later ones down by d and re-rotate
+     * their cached keys to the new positions, then go on. The kept tokens'
+     * cached values and deeper-layer keys still reflect the dropped text:
+     * an approximation of recomputing them, good while n_keep holds what
+     * matters (the system prompt). */
+    LLM_FULL_SHIFT = 1
+} llm_full_policy;
+
+/* Choose the policy. n_keep: positions never dropped (0..seq_len-1);
+ * n_discard: positions dropped per shift (0 = half of those after n_keep). */
+llm_status llm_set_full_policy(llm_ctx *ctx, llm_full_policy policy, uint32_t n_keep,
+                               uint32_t n_discard);
+
+/* One shift by hand: drop positions n_keep..n_keep+n_discard-1 of the
+ * n_past run ones (n_keep + n_discard <= n_past, n_discard >= 1); later
+ * positions and the queued tokens move down by n_discard, their cached keys
+ * re-rotated by -n_discard positions (fp16 and int8 caches: dequantized,
+ * rotated, stored again with fresh int8 scales). */
+llm_status llm_kv_shift(llm_ctx *ctx, uint32_t n_keep, uint32_t n_discard);
+
+/* ------------------------------------------------------------------ chat */
+
+/* A chat template: how a conversation's turns become tokens (chat.c). */
+typedef struct llm_chat_template llm_chat_template;
+
+/* Built-in templates by name: "llama2" (Llama 2 chat: [INST] ... [/INST],
+ * <<SYS>> system prompt) and "zephyr" (Zephyr / TinyLlama chat: <|system|>,
+ * <|user|>, <|assistant|> blocks ended by EOS). NULL when unknown. */
+const llm_chat_template *llm_chat_template_find(const char *name);
+
+/* The template the model names in its blob metadata, or NULL. */
+const llm_chat_template *llm_chat_template_of(const llm_model *m);
+
+/* Its name, e.g. "llama2"; "" for NULL. */
+const char *llm_chat_template_name(const llm_chat_template *t);
+
+/* Queue one user turn as t renders it (then llm_continue generates the
+ * reply): on an empty context the conversation's start and the system
+ * prompt (NULL or "" for none); after a reply, the reply's closing EOS when
+ * the model did not end with one. All or nothing, as llm_append_text. */
+llm_status llm_chat_append(llm_ctx *ctx, const llm_chat_template *t, const char *system,
+                           const char *user);
 
 #ifdef __cplusplus
 }

@@ -194,7 +194,7 @@ static void embed(float *x, const llm_tensor *t, int32_t token) {
     }
 }
 
-llm_status llm_forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits) {
+llm_status llm__forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits) {
     if (!ctx || !ctx->model) return LLM_ERR_ARG;
     const llm_model *m = ctx->model;
     const llm_config *c = &m->config;
@@ -269,4 +269,13 @@ llm_status llm_forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits
     PROF(OUTSIDE);
     if (logits) *logits = ctx->logits;
     return LLM_OK;
+}
+
+llm_status llm_forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits) {
+    const llm_status s = llm__forward(ctx, token, pos, logits);
+    if (s == LLM_OK) {
+        ctx->n_past = pos + 1;
+        ctx->n_queued = 0;
+    }
+    return s;
 }

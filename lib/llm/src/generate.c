@@ -104,17 +104,165 @@ static llm_status check_params(const llm_gen_params *g, size_t *stop_len) {
     return LLM_OK;
 }
 
-llm_status llm_generate(llm_ctx *ctx, const llm_gen_params *g, llm_gen_stats *stats) {
-    llm_gen_stats local;
-    if (!stats) stats = &local;
+void llm_ctx_reset(llm_ctx *ctx) {
+    if (!ctx) return;
+    ctx->n_past = 0;
+    ctx->n_queued = 0;
+}
+
+void llm_ctx_recompute(llm_ctx *ctx) {
+    if (!ctx) return;
+    ctx->n_queued += ctx->n_past;
+    ctx->n_past = 0;
+}
+
+/* The last token of the context (run or queued), or -1 when it is empty. */
+static int32_t last_token(const llm_ctx *ctx) {
+    const uint32_t n = ctx->n_past + ctx->n_queued;
+    return n > 0 ? ctx->tokens[n - 1] : -1;
+}
+
+llm_status llm__append(llm_ctx *ctx, const llm__str *parts, size_t n_parts, int bos, int eos) {
+    if (!ctx || !ctx->model || !ctx->tokens || !ctx->att) return LLM_ERR_ARG;
+    /* Encode in the attention scores, scratch between forward passes:
+     * (n_heads, seq_len) floats hold up to 2 * n_heads * seq_len unmerged
+     * ids, and the merged ids in their place. */
+    const llm_config *c = &ctx->model->config;
+    const size_t bytes = (size_t)c->n_heads * ctx->seq_len * sizeof(float);
+    int32_t *ids = (int32_t *)(void *)ctx->att; /* (n) merged ids */
+    size_t n = 0;
+    const int prefix = bos || last_token(ctx) < 0 || last_token(ctx) == ctx->model->bos_id;
+    llm_status s = llm__encode_parts(&ctx->tok, parts, n_parts, bos, prefix, eos, ctx->att, bytes,
+                                     ids, ctx->seq_len, &n);
+    if (s != LLM_OK) return s;
+    /* Check first that shifting could make the room, so a turn that can
+     * never fit does not drop the context on its way to failing. */
+    const uint32_t floor = ctx->full_policy == LLM_FULL_SHIFT && ctx->n_keep < ctx->n_past
+                               ? ctx->n_keep
+                               : ctx->n_past; /* fewest positions a shift can leave */
+    if (n > ctx->seq_len - floor - ctx->n_queued || !llm__make_room(ctx, (uint32_t)n)) {
+        LLM_LOGE("llm_append: %zu tokens do not fit the context (%u of %u used)", n,
+                 (unsigned)(ctx->n_past + ctx->n_queued), (unsigned)ctx->seq_len);
+        return LLM_ERR_PROMPT_TOO_LONG;
+    }
+    memcpy(ctx->tokens + ctx->n_past + ctx->n_queued, ids, n * sizeof(int32_t));
+    ctx->n_queued += (uint32_t)n;
+    return LLM_OK;
+}
+
+llm_status llm_append_text(llm_ctx *ctx, const char *text, int bos, int eos) {
+    if (!text) return LLM_ERR_ARG;
+    const llm__str part = {text, strlen(text)};
+    return llm__append(ctx, &part, 1, bos, eos);
+}
+
+/*
+ * The generation loop from where the context stands: run the queued tokens
+ * (echoing those from queue index echo_from on), then sample until an end
+ * condition. Every sampled token is queued, so a later call runs it first.
+ */
+static llm_status run(llm_ctx *ctx, const llm_gen_params *g, stream *st, llm_gen_stats *stats,
+                      uint32_t echo_from) {
+    const uint32_t steps = g->n_steps == 0 ? ctx->seq_len : g->n_steps;
+    stats->n_prompt = ctx->n_queued;
+    if (ctx->n_queued == 0) {
+        if (ctx->n_past >= ctx->seq_len) {
+            stats->end = LLM_END_CONTEXT;
+            return LLM_OK;
+        }
+        LLM_LOGE("llm_continue: nothing to continue from (no prompt, nothing queued)");
+        return LLM_ERR_ARG;
+    }
+    int end = -1;
+    uint32_t index = 0; /* queue index (from this call's start) of the token run next */
+    if (g->echo_prompt && echo_from == 0) {
+        const char *piece;
+        const int32_t prev = ctx->n_past > 0 ? ctx->tokens[ctx->n_past - 1] : -1;
+        const size_t len = llm_decode(ctx, prev, ctx->tokens[ctx->n_past], &piece);
+        if (!deliver(st, piece, len)) end = LLM_END_CALLBACK;
+    }
+    int sampling = 0; /* the token run next was sampled by this call */
+    for (uint32_t pass = 0; end < 0; pass++) {
+        if (pass == steps) {
+            end = ctx->n_past >= ctx->seq_len && ctx->full_policy == LLM_FULL_STOP ? LLM_END_CONTEXT
+                                                                                   : LLM_END_BUDGET;
+            break;
+        }
+        /* n_past + n_queued <= seq_len: the queued token has its position. */
+        const uint32_t pos = ctx->n_past;
+        const int32_t token = ctx->tokens[pos];
+        const uint64_t t0 = llm__time_us();
+        float *logits = NULL;
+        llm_status s = llm__forward(ctx, token, pos, &logits);
+        if (s != LLM_OK) return s;
+        ctx->n_past++;
+        ctx->n_queued--;
+        index++;
+        const uint64_t t1 = llm__time_us();
+        if (ctx->n_queued > 0) {
+            /* The next token is given: the prompt, echoed from echo_from on. */
+            stats->prefill_us += t1 - t0;
+            if (g->echo_prompt && index >= echo_from) {
+                const char *piece;
+                const size_t len = llm_decode(ctx, token, ctx->tokens[ctx->n_past], &piece);
+                if (!deliver(st, piece, len)) end = LLM_END_CALLBACK;
+            }
+            continue;
+        }
+        const int32_t next = llm_sample(ctx, logits, ctx->tokens, ctx->n_past);
+        if (sampling) {
+            stats->decode_us += llm__time_us() - t0;
+        } else {
+            stats->prefill_us += t1 - t0;
+            stats->decode_us += llm__time_us() - t1;
+        }
+        sampling = 1;
+        if (next < 0) return LLM_ERR_ARG; /* llm_sample rejected the context */
+        /* Queued for the next pass or call; under LLM_FULL_STOP a full
+         * context has no place for it, and nothing can follow anyway. */
+        if (llm__make_room(ctx, 1)) {
+            ctx->tokens[ctx->n_past] = next;
+            ctx->n_queued = 1;
+        }
+        if (next == ctx->model->bos_id || next == ctx->model->eos_id) {
+            end = LLM_END_EOS;
+            break;
+        }
+        stats->n_generated++;
+        const char *piece;
+        const size_t len = llm_decode(ctx, token, next, &piece);
+        const int r = stream_piece(st, piece, len);
+        if (r >= 0) {
+            end = r;
+        } else if (g->max_new != 0 && stats->n_generated >= g->max_new) {
+            end = LLM_END_BUDGET;
+        } else if (ctx->n_queued == 0) {
+            end = LLM_END_CONTEXT;
+        }
+    }
+    /* A held tail that never became a stop string is text: flush it. */
+    if (end != LLM_END_STOP_STRING && end != LLM_END_CALLBACK) deliver(st, st->hold, st->hold_len);
+    stats->end = (llm_end)end;
+    return LLM_OK;
+}
+
+/* Checks the arguments and sets up stats and the stream. */
+static llm_status begin(llm_ctx *ctx, const llm_gen_params *g, stream *st, llm_gen_stats *stats) {
     memset(stats, 0, sizeof *stats);
     stats->end = LLM_END_BUDGET;
     if (!ctx || !ctx->model || !ctx->tokens || !g) return LLM_ERR_ARG;
+    memset(st, 0, sizeof *st);
+    st->g = g;
+    return check_params(g, st->stop_len);
+}
+
+llm_status llm_generate(llm_ctx *ctx, const llm_gen_params *g, llm_gen_stats *stats) {
+    llm_gen_stats local;
+    if (!stats) stats = &local;
     stream st;
-    memset(&st, 0, sizeof st);
-    st.g = g;
-    llm_status s = check_params(g, st.stop_len);
+    llm_status s = begin(ctx, g, &st, stats);
     if (s != LLM_OK) return s;
+    llm_ctx_reset(ctx);
 
     /* The unmerged prompt needs up to one id per byte; tokenizing in the
      * idle KV cache lets a prompt far longer than seq_len bytes still encode
@@ -128,57 +276,20 @@ llm_status llm_generate(llm_ctx *ctx, const llm_gen_params *g, llm_gen_stats *st
         s = llm_encode(ctx, g->prompt, 1, 0, ctx->tokens, ctx->seq_len, &n_prompt);
     }
     if (s != LLM_OK) return s;
-    stats->n_prompt = (uint32_t)n_prompt;
+    ctx->n_queued = (uint32_t)n_prompt;
+    return run(ctx, g, &st, stats, 1);
+}
 
-    const uint32_t steps = (g->n_steps == 0 || g->n_steps > ctx->seq_len) ? ctx->seq_len
-                                                                            : g->n_steps;
-    int end = steps < ctx->seq_len ? LLM_END_BUDGET : LLM_END_CONTEXT;
-    int32_t token = ctx->tokens[0];
-    uint32_t pos = 0;
-    while (pos < steps) {
-        ctx->tokens[pos] = token; /* the history llm_sample penalises */
-        const uint64_t t0 = llm__time_us();
-        float *logits = NULL;
-        s = llm_forward(ctx, token, pos, &logits);
+llm_status llm_continue(llm_ctx *ctx, const llm_gen_params *g, llm_gen_stats *stats) {
+    llm_gen_stats local;
+    if (!stats) stats = &local;
+    stream st;
+    llm_status s = begin(ctx, g, &st, stats);
+    if (s != LLM_OK) return s;
+    const uint32_t queued = ctx->n_queued;
+    if (g->prompt[0] != '\0') {
+        s = llm_append_text(ctx, g->prompt, 0, 0);
         if (s != LLM_OK) return s;
-        const uint64_t t1 = llm__time_us();
-        const int sampled = pos + 1 >= n_prompt;
-        int32_t next;
-        if (!sampled) {
-            next = ctx->tokens[pos + 1];
-            stats->prefill_us += t1 - t0;
-        } else {
-            next = llm_sample(ctx, logits, ctx->tokens, (size_t)pos + 1);
-            if (pos + 1 == n_prompt) {
-                stats->prefill_us += t1 - t0;
-                stats->decode_us += llm__time_us() - t1;
-            } else {
-                stats->decode_us += llm__time_us() - t0;
-            }
-        }
-        pos++;
-        if (sampled && (next == ctx->model->bos_id || next == ctx->model->eos_id)) {
-            end = LLM_END_EOS;
-            break;
-        }
-        if (next < 0) return LLM_ERR_ARG; /* llm_sample rejected the context */
-        if (sampled) stats->n_generated++;
-        const char *piece;
-        const size_t len = llm_decode(ctx, token, next, &piece);
-        if (sampled) {
-            const int r = stream_piece(&st, piece, len);
-            if (r >= 0) {
-                end = r;
-                break;
-            }
-        } else if (g->echo_prompt && !deliver(&st, piece, len)) {
-            end = LLM_END_CALLBACK;
-            break;
-        }
-        token = next;
     }
-    /* A held tail that never became a stop string is text: flush it. */
-    if (end != LLM_END_STOP_STRING && end != LLM_END_CALLBACK) deliver(&st, st.hold, st.hold_len);
-    stats->end = (llm_end)end;
-    return LLM_OK;
+    return run(ctx, g, &st, stats, queued);
 }

@@ -50,6 +50,15 @@ void llm__parallel_for(llm_range_fn fn, void *arg, uint32_t n);
 #define LLM_LOGW(...) do { if (LLM_LOG_LEVEL >= LLM_LOG_WARN) llm__log(LLM_LOG_WARN, __VA_ARGS__); } while (0)
 #define LLM_LOGI(...) do { if (LLM_LOG_LEVEL >= LLM_LOG_INFO) llm__log(LLM_LOG_INFO, __VA_ARGS__); } while (0)
 
+/* llm_forward without moving the context position (n_past, n_queued):
+ * generation keeps those itself. Stores token at tokens[pos]. */
+llm_status llm__forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logits);
+
+/* Make room for one more position when the context is full, as the ctx's
+ * policy says (shift.c): 1 when there is room now, 0 when the context stays
+ * full (LLM_FULL_STOP, or nothing left to drop). */
+int llm__make_room(llm_ctx *ctx, uint32_t need);
+
 /* CRC-32 (IEEE 802.3, as zlib.crc32) continuing from crc (0 to start). */
 uint32_t llm__crc32(uint32_t crc, const uint8_t *p, size_t n);
 
@@ -67,12 +76,31 @@ llm_status llm__tokenizer_layout(llm_tokenizer *t, const uint8_t *data, size_t s
 llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eos, void *work,
                        size_t work_bytes, int32_t *out, size_t max_out, size_t *n_out);
 
-/* Length of the valid UTF-8 sequence at s (NUL-terminated, so reads stop at
- * the NUL), or 0 when invalid (tokenizer.c). */
-uint32_t llm__utf8_len(const uint8_t *s);
+/* Length of the valid UTF-8 sequence at s (avail >= 1 bytes), or 0
+ * when invalid (tokenizer.c). */
+uint32_t llm__utf8_len(const uint8_t *s, size_t avail);
 
 /* Validate a metadata record of n bytes (BLOB_FORMAT.md "Metadata") against
  * m->config and point m's meta fields and bos_id / eos_id at it (meta.c). */
 llm_status llm__meta_open(llm_model *m, const uint8_t *rec, size_t n);
+
+/* A slice of UTF-8 text: n bytes at s, no NUL needed (each slice valid
+ * UTF-8 on its own). */
+typedef struct llm__str {
+    const char *s;
+    size_t n;
+} llm__str;
+
+/* llm__encode of the concatenated parts(n_parts); prefix: add the
+ * dummy-prefix space (SentencePiece's, at the start of a sequence) when the
+ * text is non-empty. llm__encode is this with one part and prefix 1. */
+llm_status llm__encode_parts(const llm_tokenizer *t, const llm__str *parts, size_t n_parts,
+                            int bos, int prefix, int eos, void *work, size_t work_bytes,
+                            int32_t *out, size_t max_out, size_t *n_out);
+
+/* Queue the tokens of parts (bos / eos around them; the dummy prefix when
+ * they start a sequence) after the context's, shifting first under
+ * LLM_FULL_SHIFT; all or nothing (generate.c). */
+llm_status llm__append(llm_ctx *ctx, const llm__str *parts, size_t n_parts, int bos, int eos);
 
 #endif /* LLM_INTERNAL_H */

@@ -33,13 +33,12 @@ static int key_ok(const char *k, size_t n) {
     return 1;
 }
 
-/* UTF-8 by the tokenizer's rules and no NUL; v[n] is the NUL terminator,
- * so llm__utf8_len never reads past it. */
+/* UTF-8 by the tokenizer's rules and no NUL. */
 static int value_ok(const char *v, size_t n) {
     const uint8_t *s = (const uint8_t *)v;
     for (size_t i = 0; i < n;) {
-        const uint32_t len = s[i] == 0 ? 0 : llm__utf8_len(s + i);
-        if (len == 0 || len > n - i) return 0;
+        const uint32_t len = s[i] == 0 ? 0 : llm__utf8_len(s + i, n - i);
+        if (len == 0) return 0;
         i += len;
     }
     return 1;

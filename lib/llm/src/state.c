@@ -263,6 +263,8 @@ llm_status llm_state_restore(llm_ctx *ctx, const void *buf, size_t len, uint32_t
         }
     }
     for (uint32_t i = 0; i < np; i++, r += 4) ctx->tokens[i] = (int32_t)llm__rd_u32(r);
+    ctx->n_past = np; /* llm_continue carries on after the restored positions */
+    ctx->n_queued = 0;
     if (n_pos) *n_pos = np;
     return LLM_OK;
 }

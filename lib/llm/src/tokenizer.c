@@ -143,10 +143,10 @@ llm_status llm__tokenizer_layout(llm_tokenizer *t, const uint8_t *data, size_t s
 
 /* ------------------------------------------------------------------ encode */
 
-/* Length of the valid UTF-8 sequence at s, or 0: overlong forms, surrogates,
- * code points above U+10FFFF, stray continuation bytes and truncated
- * sequences are invalid. s is NUL-terminated, so reads stop at the NUL. */
-uint32_t llm__utf8_len(const uint8_t *s) {
+/* Length of the valid UTF-8 sequence at s (avail >= 1 bytes), or 0:
+ * overlong forms, surrogates, code points above U+10FFFF, stray continuation
+ * bytes and sequences cut by the end are invalid. */
+uint32_t llm__utf8_len(const uint8_t *s, size_t avail) {
     const uint8_t c = s[0];
     if (c < 0x80) return 1;
     uint32_t n;
@@ -164,6 +164,7 @@ uint32_t llm__utf8_len(const uint8_t *s) {
     } else {
         return 0;
     }
+    if (n > avail) return 0;
     if (s[1] < lo || s[1] > hi) return 0;
     for (uint32_t i = 2; i < n; i++) {
         if ((s[i] & 0xC0) != 0x80) return 0;
@@ -243,20 +244,34 @@ static size_t merge(const llm_tokenizer *t, uint8_t *tok, uint8_t *cache, size_t
     return n;
 }
 
-llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eos, void *work,
-                       size_t work_bytes, int32_t *out, size_t max_out, size_t *n_out) {
+/* The first byte of the concatenated parts, 0 when they are all empty. */
+static uint8_t first_byte(const llm__str *parts, size_t n_parts) {
+    for (size_t p = 0; p < n_parts; p++) {
+        if (parts[p].n) return (uint8_t)parts[p].s[0];
+    }
+    return 0;
+}
+
+llm_status llm__encode_parts(const llm_tokenizer *t, const llm__str *parts, size_t n_parts,
+                            int bos, int prefix, int eos, void *work, size_t work_bytes,
+                            int32_t *out, size_t max_out, size_t *n_out) {
     if (n_out) *n_out = 0;
-    if (!t || !text || !work || !out || !n_out) return LLM_ERR_ARG;
+    if (!t || (!parts && n_parts) || !work || !out || !n_out) return LLM_ERR_ARG;
     if (t->vocab_size == 0 || !t->sorted) return LLM_ERR_NO_TOKENIZER;
     if ((bos && (t->bos_id < 0 || (uint32_t)t->bos_id >= t->vocab_size)) ||
         (eos && (t->eos_id < 0 || (uint32_t)t->eos_id >= t->vocab_size))) {
         return LLM_ERR_TOKENIZER;
     }
-    const uint8_t *s = (const uint8_t *)text;
-    for (size_t i = 0; s[i] != 0;) {
-        const uint32_t len = llm__utf8_len(s + i);
-        if (len == 0) return LLM_ERR_UTF8;
-        i += len;
+    size_t total = 0;
+    for (size_t p = 0; p < n_parts; p++) {
+        const uint8_t *s = (const uint8_t *)parts[p].s;
+        if (!s && parts[p].n) return LLM_ERR_ARG;
+        for (size_t i = 0; i < parts[p].n;) {
+            const uint32_t len = llm__utf8_len(s + i, parts[p].n - i);
+            if (len == 0) return LLM_ERR_UTF8;
+            i += len;
+        }
+        total += parts[p].n;
     }
 
     uint8_t *w = (uint8_t *)work; /* (cap) 16-bit ids, then optionally (cap/2) pair cache */
@@ -264,7 +279,8 @@ llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eo
     size_t n = 0;
     int fits = 1;
     if (bos) fits &= push(w, cap, &n, (uint32_t)t->bos_id);
-    if (s[0] != 0 && !(s[0] == ' ' && (t->flags & LLM_TOK_PREFIX_UNLESS_SPACE))) {
+    if (prefix && total != 0 &&
+        !(first_byte(parts, n_parts) == ' ' && (t->flags & LLM_TOK_PREFIX_UNLESS_SPACE))) {
         /* The dummy prefix; a vocabulary without " " falls back to its byte. */
         const uint8_t space = ' ';
         uint32_t id = lookup(t, &space, 1);
@@ -272,19 +288,22 @@ llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eo
         if (id >= t->vocab_size) return LLM_ERR_TOKENIZER; /* no byte tokens */
         fits &= push(w, cap, &n, id);
     }
-    for (size_t i = 0; s[i] != 0 && fits;) {
-        const uint32_t len = llm__utf8_len(s + i);
-        const uint32_t id = lookup(t, s + i, len);
-        if (id != NO_ID) {
-            fits &= push(w, cap, &n, id);
-        } else {
-            for (uint32_t k = 0; k < len; k++) {
-                const uint32_t b = LLM_BYTE0 + s[i + k];
-                if (b >= t->vocab_size) return LLM_ERR_TOKENIZER; /* no byte tokens */
-                fits &= push(w, cap, &n, b);
+    for (size_t p = 0; p < n_parts && fits; p++) {
+        const uint8_t *s = (const uint8_t *)parts[p].s;
+        for (size_t i = 0; i < parts[p].n && fits;) {
+            const uint32_t len = llm__utf8_len(s + i, parts[p].n - i);
+            const uint32_t id = lookup(t, s + i, len);
+            if (id != NO_ID) {
+                fits &= push(w, cap, &n, id);
+            } else {
+                for (uint32_t k = 0; k < len; k++) {
+                    const uint32_t b = LLM_BYTE0 + s[i + k];
+                    if (b >= t->vocab_size) return LLM_ERR_TOKENIZER; /* no byte tokens */
+                    fits &= push(w, cap, &n, b);
+                }
             }
+            i += len;
         }
-        i += len;
     }
     if (!fits) return LLM_ERR_PROMPT_TOO_LONG;
 
@@ -297,6 +316,14 @@ llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eo
     if (eos) out[n++] = t->eos_id;
     *n_out = n;
     return LLM_OK;
+}
+
+llm_status llm__encode(const llm_tokenizer *t, const char *text, int bos, int eos, void *work,
+                       size_t work_bytes, int32_t *out, size_t max_out, size_t *n_out) {
+    if (n_out) *n_out = 0;
+    if (!text) return LLM_ERR_ARG;
+    const llm__str part = {text, strlen(text)};
+    return llm__encode_parts(t, &part, 1, bos, 1, eos, work, work_bytes, out, max_out, n_out);
 }
 
 llm_status llm_encode(const llm_ctx *ctx, const char *text, int bos, int eos, int32_t *tokens,

@@ -69,6 +69,17 @@ void llm_ref_attention_f16(float *out, const float *q, const uint16_t *k, const 
 void llm_ref_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *k,
                           const uint16_t *ks, const int8_t *v, const uint16_t *vs, uint32_t n_pos,
                           uint32_t hs, uint32_t stride, uint32_t sstride, float *att);
+/* Re-rotate cached keys by a position delta (context shift): n_rows rows
+ * (n_rows, n_heads, hs), each rotated as llm_ref_rope by cs (hs/2, 2) =
+ * cos, sin of -delta * freq_j. The f16 / q8 variants dequantize a row into
+ * tmp (n_heads * hs floats), rotate and store it again as llm_ref_kv_store_*
+ * do; q8 rows get new per-head scales, scale (n_rows, n_heads). */
+void llm_ref_kv_rotate_f32(float *k, uint32_t n_rows, uint32_t n_heads, uint32_t hs,
+                           const float *cs);
+void llm_ref_kv_rotate_f16(uint16_t *k, uint32_t n_rows, uint32_t n_heads, uint32_t hs,
+                           const float *cs, float *tmp);
+void llm_ref_kv_rotate_q8(int8_t *k, uint16_t *scale, uint32_t n_rows, uint32_t n_heads,
+                          uint32_t hs, const float *cs, float *tmp);
 
 #include "ref/quantize.h"
 
@@ -134,6 +145,15 @@ void llm_ref_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *
 #endif
 #ifndef llm_k_attention_q8
 #define llm_k_attention_q8 llm_ref_attention_q8
+#endif
+#ifndef llm_k_kv_rotate_f32
+#define llm_k_kv_rotate_f32 llm_ref_kv_rotate_f32
+#endif
+#ifndef llm_k_kv_rotate_f16
+#define llm_k_kv_rotate_f16 llm_ref_kv_rotate_f16
+#endif
+#ifndef llm_k_kv_rotate_q8
+#define llm_k_kv_rotate_q8 llm_ref_kv_rotate_q8
 #endif
 
 #endif /* LLM_KERNELS_H */
