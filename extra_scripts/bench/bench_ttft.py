@@ -42,6 +42,8 @@ sys.path.insert(0, str(ROOT / "extra_scripts"))
 from llmtools import llama2c  # noqa: E402
 from llmtools.tokenizer import Tokenizer  # noqa: E402
 
+from bench_host import cpu_name  # noqa: E402  (beside this script)
+
 HISTORY_TEXT = (
     "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
     "One day, she saw a big, red ball. She wanted to play with it, but it was too high. Lily's mom "
@@ -55,16 +57,6 @@ TURN_TEXT = ' Lily asked Tom, "Can your dog come to my house tomorrow?" Tom smil
 
 def die(msg):
     sys.exit("bench_ttft: error: " + msg)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 class Fw:
