@@ -13,7 +13,7 @@ from llmtools import cli, testmodels
 from llmtools.blob import Config
 from llmtools.tokenizer import Tokenizer
 
-from helpers.firmware import bytes_hex, parse_hex
+from helpers.firmware import FirmwareError, bytes_hex, parse_hex
 from helpers.models import write_model
 
 CONFIG = Config(dim=16, hidden_dim=24, n_layers=2, n_heads=2, n_kv_heads=1, vocab_size=400, seq_len=16)
@@ -65,10 +65,10 @@ def lookup(fw, key: str):
     return value.decode()
 
 
-def open_blob(fw, tmp_path, metadata, name='meta.bin', tokenizer=TOK, seed=1):
-    w = testmodels.random_model(CONFIG, seed, tied=True)
+def open_blob(fw, tmp_path, metadata, name='meta.bin', tokenizer=TOK, seed=1, config=CONFIG):
+    w = testmodels.random_model(config, seed, tied=True)
     path = tmp_path / name
-    path.write_bytes(B.write_blob(CONFIG, w, tokenizer, metadata=metadata))
+    path.write_bytes(B.write_blob(config, w, tokenizer, metadata=metadata))
     r = fw.model(path)
     assert r.ok, r
     return r, path
@@ -178,3 +178,33 @@ def test_convert_fills_metadata_the_library_reads(fw, tmp_path, stories, capsys)
         'chat_template': 'llama2',
     }
     assert r.int('meta') == len(got)
+
+
+CHAT_CONFIG = Config(dim=16, hidden_dim=24, n_layers=1, n_heads=2, n_kv_heads=1, vocab_size=400,
+                     seq_len=256)  # room for a templated turn
+
+
+@pytest.mark.parametrize('named', ['llama2', 'zephyr'])
+def test_metadata_names_the_chat_template(fw, tmp_path, named):
+    """llm_chat_template_of: a chat turn with the template the metadata
+    names renders exactly as with that template chosen by name."""
+    open_blob(fw, tmp_path, {'chat_template': named}, config=CHAT_CONFIG)
+    assert fw.init(0).ok
+    turns = {}
+    for which in ('model', named):
+        fw.position(reset=True)
+        assert fw.chat(which, b'Hi there', b'Be brief.').ok
+        turns[which] = fw.position()[2]
+    assert turns['model'] == turns[named] and len(turns[named]) > 4
+    other = 'zephyr' if named == 'llama2' else 'llama2'
+    fw.position(reset=True)
+    assert fw.chat(other, b'Hi there', b'Be brief.').ok
+    assert fw.position()[2] != turns[named]
+
+
+@pytest.mark.parametrize('metadata', [{}, {'chat_template': 'chatml'}], ids=['none', 'unknown'])
+def test_no_known_chat_template_in_metadata(fw, tmp_path, metadata):
+    open_blob(fw, tmp_path, metadata, config=CHAT_CONFIG)
+    assert fw.init(0).ok
+    with pytest.raises(FirmwareError, match='template'):
+        fw.chat('model', b'hi')

@@ -57,7 +57,9 @@ void fw_cmd_append(const char *cmd, char *args) {
 }
 
 /* chat <template> <hex system> <hex user>: llm_chat_append with the named
- * template ("-" system: NULL); unknown names answer fw_error=template. */
+ * template, or "model" for the one the blob's metadata names
+ * (llm_chat_template_of); "-" system: NULL. An unknown name, or a model
+ * that names none, answers fw_error=template. */
 void fw_cmd_chat(const char *cmd, char *args) {
     char *name = fw_word(&args), *sys = fw_word(&args), *user = fw_word(&args);
     if (name == NULL || sys == NULL || user == NULL) {
@@ -69,7 +71,9 @@ void fw_cmd_chat(const char *cmd, char *args) {
         fw_reply_error(cmd, "bad_hex");
         return;
     }
-    const llm_chat_template *t = llm_chat_template_find(name);
+    const llm_chat_template *t = strcmp(name, "model") == 0
+                                     ? (fw.model_ok ? llm_chat_template_of(&fw.model) : NULL)
+                                     : llm_chat_template_find(name);
     if (t == NULL) {
         fw_reply_error(cmd, "template");
         return;
