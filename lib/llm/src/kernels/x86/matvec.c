@@ -89,13 +89,21 @@ TARGET static float row1(const float *r, const float *x, size_t n) {
     return tail(_mm_cvtss_f32(tree4(a, z, z, z)), r, x, nb, n);
 }
 
-/* Matrices of at least this many floats (256 KB) are taken to come from
- * beyond the L2 cache. */
-#define STREAM_MIN_FLOATS (64U * 1024U)
+/* Calls of at least STREAM_MIN_FLOATS (32 KB) in rows of at least
+ * STREAM_MIN_COLS (1 KB) are taken to come from beyond the L2 cache and run
+ * one row after another. A call sees only its own rows, which with threads
+ * are one block of a larger matrix: at -j 2 the stories15M shape's layer
+ * matrices arrive as blocks of 36-192 rows (40-220 KB), still read from
+ * memory, and ran faster streamed than as eight interleaved rows. Short rows
+ * gain nothing from a prefetch 1 KB ahead and pay the lane tree per row:
+ * stories260K's matrices (64 and 172 columns, all in cache) stay on the
+ * eight-row path. */
+#define STREAM_MIN_FLOATS (8U * 1024U)
+#define STREAM_MIN_COLS 256U
 
 TARGET static void matvec_avx2(float *out, const float *w, const float *x, uint32_t d,
                                uint32_t n) {
-    if ((size_t)d * n >= STREAM_MIN_FLOATS) {
+    if ((size_t)d * n >= STREAM_MIN_FLOATS && n >= STREAM_MIN_COLS) {
         for (size_t i = 0; i < d; i++) out[i] = row1(w + i * n, x, n);
         return;
     }
