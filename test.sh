@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what is missing, build every environment and run all tests:
+# Install what is missing, build every environment and run all tests, in
+# passes that run two at a time:
 #   1. the whole suite against the host test firmware (tool tests, device
 #      tests, the example programs and stories, in QEMU for the boards; the
 #      consumer projects: PlatformIO on the packed library, ESP-IDF with this
@@ -53,49 +54,42 @@ elif [ "${LLM_SKIP_ESP32S3:-0}" != 1 ]; then
 fi
 llm_say "built in $((SECONDS - t0)) s"
 
-device_only=(--ignore=test/tools --ignore=test/examples --ignore=test/compile)
+device_only="--ignore=test/tools --ignore=test/examples --ignore=test/compile"
 
-skip_esp=()
-[ "$LLM_HAVE_ESP32S3" = 1 ] || skip_esp=(--ignore=test/examples/test_esp32s3_story.py --ignore=test/examples/test_esp32s3_chat.py
-    --ignore=test/examples/test_idf_component.py)
-llm_say "pytest: all tests, firmware .pio/build/native_test/program"
-python -m pytest test -q "${skip_esp[@]}"
+skip_esp=""
+[ "$LLM_HAVE_ESP32S3" = 1 ] || skip_esp="--ignore=test/examples/test_esp32s3_story.py --ignore=test/examples/test_esp32s3_chat.py --ignore=test/examples/test_idf_component.py"
 
-# The x86-64 backend (AVX2 + FMA where the CPU has them): the device tests,
-# then the kernel tests again with its fallback forced (the reference path a
-# CPU without AVX2 takes). Seconds each.
-if [ "$(uname -m)" = x86_64 ]; then
-    llm_say "pytest: device tests, firmware .pio/build/native_test_x86/program (x86-64 backend)"
-    python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_test_x86/program
-    llm_say "pytest: kernel tests, x86-64 backend with its reference fallback forced (--llm-simd=off)"
-    python -m pytest test/test_kernels.py test/test_quant_kernels.py -q --llm-simd=off \
-        --llm-firmware=.pio/build/native_test_x86/program
-fi
-
-llm_say "pytest: device tests, firmware .pio/build/native_asan/program (ASan + UBSan)"
-python -m pytest test -q "${device_only[@]}" --llm-firmware=.pio/build/native_asan/program
-
-# The emulated passes are independent: two at a time (each is mostly
-# one QEMU process; the next starts as soon as one ends), each into its own
-# log, printed when it ends. The ESP32-S3's, the longest (files over the
-# emulated UART), goes first.
+# Every pass is independent: two at a time on this 2-core budget (each is
+# mostly one process: pytest's firmware, a QEMU or qemu-user; the next
+# starts as soon as one ends), each into its own log, printed when it ends.
+# Longest first: the ESP32-S3's (files over the emulated UART), then the
+# whole suite. "title|pytest arguments" (no spaces inside an argument).
 passes=()
 if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
-    passes+=("emulated ESP32-S3, firmware .pio/idf/esp32s3_test_qemu/flash.bin|--llm-target=esp32s3-qemu|--llm-firmware=.pio/idf/esp32s3_test_qemu/flash.bin")
+    passes+=("device tests on the emulated ESP32-S3, firmware .pio/idf/esp32s3_test_qemu/flash.bin|test $device_only --llm-target=esp32s3-qemu --llm-firmware=.pio/idf/esp32s3_test_qemu/flash.bin")
+fi
+passes+=("all tests, firmware .pio/build/native_test/program|test $skip_esp")
+passes+=("device tests, firmware .pio/build/native_asan/program (ASan + UBSan)|test $device_only --llm-firmware=.pio/build/native_asan/program")
+# The x86-64 backend (AVX2 + FMA where the CPU has them): the device tests,
+# then the kernel tests again with its fallback forced (the reference path a
+# CPU without AVX2 takes).
+if [ "$(uname -m)" = x86_64 ]; then
+    passes+=("device tests, firmware .pio/build/native_test_x86/program (x86-64 backend)|test $device_only --llm-firmware=.pio/build/native_test_x86/program")
+    passes+=("kernel tests, x86-64 backend with its reference fallback forced (--llm-simd=off)|test/test_kernels.py test/test_quant_kernels.py --llm-simd=off --llm-firmware=.pio/build/native_test_x86/program")
 fi
 for fw in m55_test m55_test_ref "${mps2_tests[@]}"; do
-    passes+=("emulated board, firmware .pio/build/$fw/firmware.elf|--llm-target=qemu|--llm-firmware=.pio/build/$fw/firmware.elf")
+    passes+=("device tests on the emulated board, firmware .pio/build/$fw/firmware.elf|test $device_only --llm-target=qemu --llm-firmware=.pio/build/$fw/firmware.elf")
 done
 # The host target runs an AArch64 firmware under qemu-aarch64 (helpers/targets.py).
 # The SDOT + fused build differs from the default one only in its kernels:
 # it runs the kernel tests and the greedy-text tests, not the whole suite.
-passes+=("AArch64 NEON build under qemu-user, firmware .pio/build/native_test_aarch64/program|--llm-target=host|--llm-firmware=.pio/build/native_test_aarch64/program")
-passes+=("AArch64 NEON build with SDOT and fused fp32 under qemu-user (kernels, greedy text), firmware .pio/build/native_test_aarch64_dotprod/program|--llm-target=host|--llm-firmware=.pio/build/native_test_aarch64_dotprod/program|test/test_kernels.py test/test_quant_kernels.py test/test_generate.py test/test_quant_forward.py")
-run_pass() {  # "title|target|firmware[|test paths]" log
-    local title target firmware paths
-    IFS='|' read -r title target firmware paths <<<"$1"
-    read -r -a paths <<<"${paths:-test}"
-    { echo "==> pytest: device tests on the $title"; python -m pytest -q "${paths[@]}" "${device_only[@]}" "$target" "$firmware"; } >"$2" 2>&1
+passes+=("device tests on the AArch64 NEON build under qemu-user, firmware .pio/build/native_test_aarch64/program|test $device_only --llm-firmware=.pio/build/native_test_aarch64/program")
+passes+=("kernel and greedy-text tests on the AArch64 NEON build with SDOT and fused fp32 under qemu-user, firmware .pio/build/native_test_aarch64_dotprod/program|test/test_kernels.py test/test_quant_kernels.py test/test_generate.py test/test_quant_forward.py --llm-firmware=.pio/build/native_test_aarch64_dotprod/program")
+run_pass() {  # "title|pytest arguments" log
+    local title args
+    IFS='|' read -r title args <<<"$1"
+    read -r -a args <<<"$args"
+    { echo "==> pytest: $title"; python -m pytest -q "${args[@]}"; } >"$2" 2>&1
 }
 failed=0
 declare -A running=()  # pid -> pass index
