@@ -246,12 +246,17 @@ static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
  * on the pool, and runs the way that has been faster lately. A job of a few
  * microseconds (every step of a 260K-parameter model) or a machine whose
  * other cores are busy can make the pool slower than one thread: then the
- * caller runs those jobs alone, and tries the pool again after 16, 32, ...
- * up to 1024 runs, in case things changed. Which thread computes an item
- * never changes its bits, so neither does this choice. */
+ * caller runs those jobs alone, and tries the pool again later, in case
+ * things changed: after at least 16 runs, and enough runs that a probe of
+ * the slower way costs at most 1% of their time (a probe that wakes a
+ * sleeping worker for a 3-us job costs several times the job); each
+ * confirmed choice makes the gap four times longer, up to about
+ * PROBE_SPAN_NS of the job's own time. Which thread computes an item never
+ * changes its bits, so neither does this choice. */
 #define ADAPT_SLOTS 32
 #define PROBE_MIN 16
-#define PROBE_MAX 1024
+#define PROBE_MAX (1u << 20)
+#define PROBE_SPAN_NS 250000000u /* 0.25 s */
 #define TIME_EVERY 4 /* two clock reads (~30 ns each) are 2% of a 3-us job */
 
 typedef struct adapt_slot {
@@ -278,6 +283,19 @@ static adapt_slot *slot_of(llm_range_fn fn, uint32_t n) {
     adapt_slot *s = &g_slots[g_next_slot++ % ADAPT_SLOTS]; /* oldest first */
     *s = (adapt_slot){fn, n, {0, 0}, 1, 0, PROBE_MIN, 0};
     return s;
+}
+
+/* Runs before the next probe, for a choice whose runs take fast ns and
+ * whose other way took slow ns; gap is the last one when the choice was
+ * confirmed, 0 when it just changed. */
+static uint32_t next_gap(uint32_t gap, uint64_t fast, uint64_t slow) {
+    uint64_t cap = PROBE_SPAN_NS / fast;
+    if (cap > PROBE_MAX) cap = PROBE_MAX;
+    if (cap < PROBE_MIN) cap = PROBE_MIN;
+    uint64_t g = gap ? (uint64_t)gap * 4 : PROBE_MIN;
+    const uint64_t one_percent = slow > fast ? (slow - fast) * 100 / fast : 0;
+    if (g < one_percent) g = one_percent;
+    return (uint32_t)(g < cap ? g : cap);
 }
 
 static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
@@ -313,7 +331,7 @@ static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t worker
     const uint32_t faster = s->ns[1] < s->ns[0];
     if (mode != s->use || faster != s->use) {
         /* A probe: confirmed, wait longer before the next; else switch. */
-        s->gap = faster == s->use ? (s->gap * 2 > PROBE_MAX ? PROBE_MAX : s->gap * 2) : PROBE_MIN;
+        s->gap = next_gap(faster == s->use ? s->gap : 0, s->ns[faster], s->ns[!faster]);
         s->use = faster;
         s->until = s->gap;
     }
