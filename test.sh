@@ -6,9 +6,10 @@
 #      consumer projects: PlatformIO on the packed library, ESP-IDF with this
 #      checkout as a component; the backends compiled at every optimisation
 #      level),
-#   2. the device tests again on the x86-64 backend's host build (x86-64
-#      machines; its kernel tests also with the reference fallback forced),
-#      and on the AddressSanitizer/UBSan host build (reference kernels),
+#   2. the device tests again on the AddressSanitizer/UBSan host build
+#      (reference kernels), and the kernel, forward, generation and thread
+#      tests on the x86-64 backend's host build (x86-64 machines; its kernel
+#      tests also with the reference fallback forced),
 #   3. the device tests again on the emulated ESP32-S3 (Espressif's QEMU,
 #      -M esp32s3): the board's own test firmware, built by ESP-IDF's CMake
 #      with the Xtensa toolchain, ESP-DSP and our PIE kernels, its files sent
@@ -18,8 +19,8 @@
 #      with the CMSIS-DSP/Helium backend and with the reference kernels,
 #   5. and on the emulated MPS2 boards (QEMU mps2-an386 Cortex-M4F, -an500
 #      Cortex-M7, -an505 Cortex-M33, -an521 two Cortex-M33, both used) with
-#      the cm4 backend, and on the AN386 with the reference kernels (their
-#      story images run in pass 1 with the other examples),
+#      the cm4 backend (their story images run in pass 1 with the other
+#      examples),
 #   6. and on the AArch64 (Raspberry Pi class) host build with the NEON
 #      backend, cross-compiled and run under qemu-user (qemu-aarch64), and
 #      the kernel and greedy-text tests on its variant with SDOT and fused
@@ -70,14 +71,17 @@ if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
 fi
 passes+=("all tests, firmware .pio/build/native_test/program|test $skip_esp")
 passes+=("device tests, firmware .pio/build/native_asan/program (ASan + UBSan)|test $device_only --llm-firmware=.pio/build/native_asan/program")
-# The x86-64 backend (AVX2 + FMA where the CPU has them): the device tests,
-# then the kernel tests again with its fallback forced (the reference path a
-# CPU without AVX2 takes).
+# The x86-64 backend (AVX2 + FMA where the CPU has them) differs from the
+# reference build only in its kernels: the tests that run them (kernels,
+# forward passes, generation, threads, the KV shift), then the kernel tests
+# again with its fallback forced (the reference path a CPU without AVX2 takes).
 if [ "$(uname -m)" = x86_64 ]; then
-    passes+=("device tests, firmware .pio/build/native_test_x86/program (x86-64 backend)|test $device_only --llm-firmware=.pio/build/native_test_x86/program")
+    passes+=("kernel, forward, generation and thread tests, firmware .pio/build/native_test_x86/program (x86-64 backend)|test/test_kernels.py test/test_quant_kernels.py test/test_forward.py test/test_quant_forward.py test/test_generate.py test/test_parallel.py test/test_context_shift.py --llm-firmware=.pio/build/native_test_x86/program")
     passes+=("kernel tests, x86-64 backend with its reference fallback forced (--llm-simd=off)|test/test_kernels.py test/test_quant_kernels.py --llm-simd=off --llm-firmware=.pio/build/native_test_x86/program")
 fi
-for fw in m55_test m55_test_ref "${mps2_tests[@]}"; do
+# The reference kernels run on the host, under ASan, and on the M55 in
+# m55_test_ref; m4_test_ref (the same C for the Cortex-M4F) is built, not run.
+for fw in m55_test m55_test_ref m4_test m7_test m33_test m33x2_test; do
     passes+=("device tests on the emulated board, firmware .pio/build/$fw/firmware.elf|test $device_only --llm-target=qemu --llm-firmware=.pio/build/$fw/firmware.elf")
 done
 # The host target runs an AArch64 firmware under qemu-aarch64 (helpers/targets.py).
