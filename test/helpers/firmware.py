@@ -208,12 +208,8 @@ class Firmware:
             out += [parse_hex(p) for p in pieces]
         return out
 
-    def generate(self, prompt: bytes, n_steps: int = 0, temperature=0.0, top_p=0.9, top_k=0,
-                 repeat_penalty=1.0, repeat_last_n=0, seed=1, echo=True, stop_after=0,
-                 stops=(), timeout: float | None = None) -> GenResult:
-        line = (f'generate {n_steps} {_num(temperature)} {_num(top_p)} {int(top_k)} '
-                f'{_num(repeat_penalty)} {int(repeat_last_n)} {int(seed)} {int(bool(echo))} '
-                f'{int(stop_after)} {bytes_hex(prompt)}')
+    def _gen_reply(self, line: str, stops, timeout: float | None) -> GenResult:
+        """Send a generate/continue line with its stop strings; parse the reply."""
         for s in stops:
             line += ' ' + bytes_hex(s)
         r = self.command(line, timeout=timeout)
@@ -222,6 +218,14 @@ class Firmware:
         return GenResult(r.status, f.get('end'), int(f['n_prompt']), int(f['n_generated']),
                          int(f['pieces']), parse_ids(f['lens']), parse_hex(f['text']), r)
 
+    def generate(self, prompt: bytes, n_steps: int = 0, temperature=0.0, top_p=0.9, top_k=0,
+                 repeat_penalty=1.0, repeat_last_n=0, seed=1, echo=True, stop_after=0,
+                 stops=(), timeout: float | None = None) -> GenResult:
+        line = (f'generate {n_steps} {_num(temperature)} {_num(top_p)} {int(top_k)} '
+                f'{_num(repeat_penalty)} {int(repeat_last_n)} {int(seed)} {int(bool(echo))} '
+                f'{int(stop_after)} {bytes_hex(prompt)}')
+        return self._gen_reply(line, stops, timeout)
+
     def cont(self, prompt: bytes = b'', max_new: int = 0, n_steps: int = 0, temperature=0.0,
              top_p=0.9, top_k=0, repeat_penalty=1.0, repeat_last_n=0, seed=1, echo=False,
              stop_after=0, stops=(), timeout: float | None = None) -> GenResult:
@@ -229,13 +233,7 @@ class Firmware:
         line = (f'continue {int(max_new)} {n_steps} {_num(temperature)} {_num(top_p)} {int(top_k)} '
                 f'{_num(repeat_penalty)} {int(repeat_last_n)} {int(seed)} {int(bool(echo))} '
                 f'{int(stop_after)} {bytes_hex(prompt)}')
-        for s in stops:
-            line += ' ' + bytes_hex(s)
-        r = self.command(line, timeout=timeout)
-        f = r.fields
-        assert f.get('overflow', '0') == '0', f'firmware text buffer overflow or NULL piece: {r}'
-        return GenResult(r.status, f.get('end'), int(f['n_prompt']), int(f['n_generated']),
-                         int(f['pieces']), parse_ids(f['lens']), parse_hex(f['text']), r)
+        return self._gen_reply(line, stops, timeout)
 
     def position(self, reset: bool = False, recompute: bool = False) -> tuple[int, int, list[int]]:
         """(n_past, n_queued, tokens run then queued) of the context, after
