@@ -90,6 +90,20 @@ def test_every_item_once(par, llm_target, workers, seq):
         assert counts == [1] * n, f'n={n}: visits {counts}'
 
 
+@pytest.mark.parametrize('workers', [2, 4])
+def test_many_small_jobs_in_a_row(par, llm_target, workers):
+    """Jobs of a few microseconds back to back, as a small model's forward
+    pass makes them: every item of every job is visited once, and no job
+    waits forever for a wake-up that was lost (the reply would not come).
+    Under qemu-aarch64 a lost wake-up hung the caller within 100000 such
+    jobs; real threads (the host) run many, the emulated boards fewer."""
+    set_workers(par, llm_target, workers)
+    jobs, n = (200000 if llm_target == 'host' else 20000), 64
+    r = par.command(f'parallel cover {n} {jobs} 100', timeout=60)
+    assert r.ok, r
+    assert r.fields['counts'] == ','.join([str(jobs)] * n), r
+
+
 # (100, 288): one call streams its rows on x86, the blocks of 2 or more workers
 # may take the eight-row path.
 MATVEC_DIMS = [(1, 4), (2, 3), (3, 64), (5, 17), (7, 172), (64, 64), (172, 64), (129, 33), (512, 64),

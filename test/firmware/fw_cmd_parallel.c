@@ -17,8 +17,15 @@
  *   parallel split <n> <workers>
  *                              llm_parallel_range for each worker:
  *                              begin=<list> end=<list>
- *   parallel cover <n>         the library's dispatch (llm__parallel_for) over
- *                              n items, each counting its visits: counts=<list>
+ *   parallel cover <n> [<jobs> <work>]
+ *                              the library's dispatch (llm__parallel_for) over
+ *                              n items, jobs times in a row (default 1), each
+ *                              item counting its visits: counts=<list>; each
+ *                              visit also runs <work> steps of a random number
+ *                              generator (default 0), so that many small jobs
+ *                              in a row, each a few microseconds long like a
+ *                              small model's, exercise the pool's hand-off and
+ *                              its wake-ups (a lost wake-up hangs)
  *   parallel cores             items each core ran through the port's
  *                              parallel_for since the last `parallel cores`
  *                              (ESP32-S3, the MPS2 AN521): items=<core 0>,
@@ -151,14 +158,28 @@ static void cmd_split(const char *cmd, char *args) {
     fw_out_end();
 }
 
+typedef struct cover_job {
+    uint32_t *counts; /* (n) */
+    uint32_t work;    /* generator steps per visit */
+} cover_job;
+
 static void count_items(void *arg, uint32_t begin, uint32_t end) {
-    uint32_t *counts = (uint32_t *)arg;
-    for (uint32_t i = begin; i < end; i++) counts[i]++;
+    const cover_job *j = (const cover_job *)arg;
+    for (uint32_t i = begin; i < end; i++) {
+        uint32_t x = i + 1; /* xorshift32: work the compiler cannot drop */
+        for (uint32_t k = 0; k < j->work; k++) x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        j->counts[i] += 1u + (x == 0); /* never 0 from a non-zero start */
+    }
 }
 
 static void cmd_cover(const char *cmd, char *args) {
-    uint32_t n;
-    if (fw_parse_u32(fw_word(&args), &n) != 0 || n > (1u << 16) || fw_word(&args) != NULL) {
+    uint32_t n, jobs = 1, work = 0;
+    char *w_jobs;
+    if (fw_parse_u32(fw_word(&args), &n) != 0 || n > (1u << 16) ||
+        ((w_jobs = fw_word(&args)) != NULL &&
+         (fw_parse_u32(w_jobs, &jobs) != 0 || jobs < 1 || jobs > 10000000u ||
+          fw_parse_u32(fw_word(&args), &work) != 0 || work > 1000000u)) ||
+        fw_word(&args) != NULL) {
         fw_reply_error(cmd, "usage");
         return;
     }
@@ -168,7 +189,8 @@ static void cmd_cover(const char *cmd, char *args) {
         return;
     }
     memset(counts, 0, (size_t)n * sizeof(uint32_t));
-    llm__parallel_for(count_items, counts, n);
+    cover_job job = {counts, work};
+    for (uint32_t j = 0; j < jobs; j++) llm__parallel_for(count_items, &job, n);
     fw_out_begin(cmd, LLM_OK);
     out_list("counts", counts, n);
     fw_out_end();

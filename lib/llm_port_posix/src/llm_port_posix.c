@@ -39,6 +39,15 @@
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+/* Between a seq_cst store and a later seq_cst load of another variable (the
+ * two wake-up handshakes below). C11 needs nothing more, nor does AArch64
+ * hardware (STLR then LDAR are ordered), but QEMU's TCG translates STLR as
+ * "barrier, store" and LDAR as "load, barrier", so on an x86 host the store
+ * can still sit in the store buffer when the load reads: under qemu-aarch64
+ * the caller then slept forever (every thread waiting) within a hundred
+ * 64-token generations of stories260K. A full fence (DMB ISH, MFENCE) costs a few ns, on the sleeping
+ * path and once per job. */
+#define STORE_THEN_LOAD() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #if defined(__x86_64__) || defined(__i386__)
 #define PAUSE() __builtin_ia32_pause()
 #elif defined(__aarch64__)
@@ -219,6 +228,7 @@ static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
     STORE(&g.done, 0u);
     const uint32_t seq = word_seq(LOAD(&g.word)) + 1;
     STORE(&g.word, (uint64_t)seq << 32 | n_blocks);
+    STORE_THEN_LOAD();
     if (LOAD(&g.sleepers)) {
         pthread_mutex_lock(&g.mu);
         pthread_cond_broadcast(&g.start_cv);
@@ -236,6 +246,7 @@ static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
          * sees the other (seq_cst). */
         pthread_mutex_lock(&g.mu);
         STORE(&g.caller_sleeping, 1u);
+        STORE_THEN_LOAD();
         while (LOAD(&g.done) != n_blocks) pthread_cond_wait(&g.done_cv, &g.mu);
         STORE(&g.caller_sleeping, 0u);
         pthread_mutex_unlock(&g.mu);
