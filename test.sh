@@ -32,7 +32,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source extra_scripts/setup/bootstrap.sh
-llm_bootstrap
+llm_bootstrap test
 
 t0=$SECONDS
 mps2_tests=(m4_test m7_test m33_test m33x2_test m4_test_ref)

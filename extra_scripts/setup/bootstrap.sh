@@ -1,12 +1,13 @@
 # Shared install steps of setup.sh and test.sh; source it, then call
 # llm_bootstrap. Needs bash with `set -euo pipefail` in the caller.
 #
-# llm_bootstrap, each step skipped when already done:
+# llm_bootstrap [test], each step skipped when already done:
 #   1. apt-get: a C compiler, Python's venv/pip, the Arm GCC and QEMU for the
 #      emulated Cortex-M55, the AArch64 cross GCC and qemu-user, CMake and Ninja for ESP-IDF, the runtime libraries
 #      of Espressif's QEMU; only what is missing
-#   2. .venv with extra_scripts/setup/requirements.txt (torch from PyTorch's CPU
-#      index) and llmtools (editable)
+#   2. .venv with extra_scripts/setup/requirements.txt and llmtools (editable);
+#      with `test` also requirements-test.txt (torch from PyTorch's CPU index,
+#      transformers, sentencepiece: only the tests use them, about 900 MB)
 #   3. PlatformIO's offline path (extra_scripts/setup/pio_offline_arm.py, which runs
 #      pio_offline.py too): tool-scons, the native platform, the Arm toolchain
 #   4. the ESP32-S3 tools (Xtensa GCC, ESP-IDF, ESP-DSP, Espressif's QEMU),
@@ -69,38 +70,42 @@ llm_install_system_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${pkgs[@]}"
 }
 
-# torch as requirements.txt pins it, from PyTorch's CPU-only index (PyPI's
-# Linux wheels pull in gigabytes of CUDA libraries the tests never use). When
-# that index is unreachable pip still looks in the configured indexes, so a
-# machine with its own mirror or wheel folder gets its wheel from there; the
-# requirements install afterwards finds torch satisfied.
+# torch as requirements-test.txt pins it, from PyTorch's CPU-only index
+# (PyPI's Linux wheels pull in gigabytes of CUDA libraries the tests never
+# use). When that index does not answer, the requirements install afterwards
+# takes torch from pip's configured index (a mirror, a wheel folder, or PyPI).
 llm_install_cpu_torch() {
     local spec
-    spec="$(grep -E '^torch==' "$LLM_ROOT/extra_scripts/setup/requirements.txt" | head -n1)"
+    spec="$(grep -E '^torch==' "$LLM_ROOT/extra_scripts/setup/requirements-test.txt" | head -n1)"
     [ -n "$spec" ] || return 0
     "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check --retries 0 --timeout 20 \
-        --index-url https://download.pytorch.org/whl/cpu "$spec" ||
-        llm_say "PyTorch's CPU index unreachable and no $spec in the configured indexes; pip's default follows"
+        --index-url https://download.pytorch.org/whl/cpu "$spec" 2>/dev/null ||
+        llm_say "$spec: PyTorch's CPU index did not answer; taking it from pip's configured index"
 }
 
-# The virtual environment, reinstalled only when its inputs change.
+# Installs requirements file $2 (and what $3 runs after it) unless stamp $1
+# says these inputs were installed already.
+llm_pip_once() {
+    local stamp="$LLM_VENV/$1" file="$LLM_ROOT/extra_scripts/setup/$2" want
+    want="$(cat "$file" "$LLM_ROOT/extra_scripts/llmtools/pyproject.toml" | sha256sum | cut -d' ' -f1) $LLM_ROOT"
+    [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || return 0
+    llm_say "pip install (extra_scripts/setup/$2${3:+, $3})"
+    [ "$2" != requirements-test.txt ] || llm_install_cpu_torch
+    "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$file"
+    [ -z "${3:-}" ] || "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$LLM_ROOT/extra_scripts/$3"
+    printf '%s' "$want" >"$stamp"
+}
+
+# The virtual environment, reinstalled only when its inputs change; $1 = test
+# adds the test-only packages.
 llm_setup_venv() {
     if [ ! -x "$LLM_VENV/bin/python" ] || ! "$LLM_VENV/bin/python" -c '' >/dev/null 2>&1; then
         llm_say "creating $LLM_VENV"
         rm -rf "$LLM_VENV"
         python3 -m venv "$LLM_VENV"
     fi
-    local stamp="$LLM_VENV/.llm-bootstrap" want
-    want="$(cat "$LLM_ROOT/extra_scripts/setup/requirements.txt" "$LLM_ROOT/extra_scripts/llmtools/pyproject.toml" \
-              | sha256sum | cut -d' ' -f1) $LLM_ROOT"
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        llm_say "pip install (extra_scripts/setup/requirements.txt, llmtools)"
-        llm_install_cpu_torch
-        "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check \
-            -r "$LLM_ROOT/extra_scripts/setup/requirements.txt"
-        "$LLM_VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$LLM_ROOT/extra_scripts/llmtools"
-        printf '%s' "$want" >"$stamp"
-    fi
+    llm_pip_once .llm-bootstrap requirements.txt llmtools
+    [ "${1:-}" != test ] || llm_pip_once .llm-bootstrap-test requirements-test.txt
     export VIRTUAL_ENV="$LLM_VENV"
     export PATH="$LLM_VENV/bin:$PATH"
     unset PYTHONHOME
@@ -137,7 +142,7 @@ llm_bootstrap() {
     cd "$LLM_ROOT"
     local t0=$SECONDS
     llm_install_system_packages
-    llm_setup_venv
+    llm_setup_venv "${1:-}"
     python extra_scripts/setup/pio_offline_arm.py
     llm_setup_esp32s3
     llm_fetch_model
