@@ -21,9 +21,10 @@ llama2.c's runq: bench_quant.py.
 With --threads it instead compares our program's decode tok/s ("decode:" on
 stderr) at each -j value against the first, interleaved, once on the machine
 as it is and once beside --busy processes that spin (started and killed by
-the script), on stories260K or a random stories15M-shaped fp32 model:
+the script), on stories260K or a random stories15M-shaped model, its weights
+fp32 or (--dtype q8) our int8 blob:
 
-    python extra_scripts/bench/bench_host.py --threads 1,2 [--shape stories15M]
+    python extra_scripts/bench/bench_host.py --threads 1,2 [--shape stories15M] [--dtype q8]
 """
 import argparse
 import os
@@ -88,7 +89,11 @@ def main() -> int:
                     help="spinning processes beside the loaded --threads round (default 2)")
     ap.add_argument("--shape", choices=("stories15M",),
                     help="a random model of this shape instead of stories260K")
+    ap.add_argument("--dtype", choices=("f32", "q8"), default="f32",
+                    help="the --shape model's weights, with --threads (default: %(default)s)")
     a = ap.parse_args()
+    if a.dtype != "f32" and not (a.threads and a.shape):
+        ap.error("--dtype q8 goes with --threads and --shape (q8 against runq: bench_quant.py)")
     if a.threads:
         return bench_threads(a)
     if not a.llama2c:
@@ -142,16 +147,23 @@ def bench_llama2c(a, work: Path) -> int:
     return 0 if all(t == texts["ours"] for t in texts.values()) else 1
 
 
-def shaped_model(shape: str, work: Path) -> tuple:
-    """(llama2.c checkpoint path, tokenizer path) of a random fp32 model of a
-    known shape (our program and run.c both read the checkpoint)."""
+def shaped_model(shape: str, work: Path, dtype: str = "f32") -> tuple:
+    """(model path, tokenizer path) of a random model of a known shape: for
+    f32 a llama2.c checkpoint (our program and run.c both read it), for q8
+    our blob, quantized as llm-convert does."""
     sys.path.insert(0, str(ROOT / "extra_scripts"))
-    from llmtools import blob, llama2c, testmodels
+    from llmtools import blob, llama2c, quant, testmodels
     c = blob.Config(dim=288, hidden_dim=768, n_layers=6, n_heads=6, n_kv_heads=6,
                     vocab_size=32000, seq_len=256)  # stories15M's
-    path = work / f"{shape}_f32.bin"
-    path.write_bytes(llama2c.write_legacy(c, testmodels.random_model(c, 1, tied=True)))
+    w = testmodels.random_model(c, 1, tied=True)
+    if dtype == "f32":
+        path = work / f"{shape}_f32.bin"
+        path.write_bytes(llama2c.write_legacy(c, w))
+    else:
+        path = work / f"{shape}_{dtype}.llmb"
+        path.write_bytes(blob.write_blob(c, quant.quantize_weights(c, w, quant.recipe(dtype))[0]))
     return path, models_dir() / "tokenizer32k.bin"
+
 
 
 def bench_threads(a) -> int:
@@ -159,7 +171,7 @@ def bench_threads(a) -> int:
     js = [int(j) for j in a.threads.split(",")]
     with tempfile.TemporaryDirectory(prefix="bench_host.") as work:
         if a.shape:
-            model, tok = shaped_model(a.shape, Path(work))
+            model, tok = shaped_model(a.shape, Path(work), a.dtype)
         else:
             model = Path(a.model) if a.model else models_dir() / "stories260K.bin"
             tok = Path(a.tokenizer) if a.tokenizer else model.parent / "tok512.bin"
@@ -169,7 +181,7 @@ def bench_threads(a) -> int:
         args = [str(model), "-z", str(tok), "-t", "0", "-n", str(a.steps), "-i", a.prompt]
         print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} "
               f"{platform.release()}; other users' load is not controlled")
-        print(f"model: {a.shape + '-shaped random fp32' if a.shape else model.name}, greedy, "
+        print(f"model: {a.shape + '-shaped random ' + a.dtype if a.shape else model.name}, greedy, "
               f"{a.steps} steps, decode tok/s, {a.runs} interleaved runs per -j")
         ok = True
         for busy in (0, a.busy):
