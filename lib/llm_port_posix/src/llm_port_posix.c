@@ -7,7 +7,7 @@
  * others (the caller first of all) take the rest. The caller waits only for
  * blocks already claimed. Idle threads spin for a few microseconds, then
  * sleep on a condition variable. In adaptive mode (llm_posix_pool_adapt)
- * jobs that have been faster on the caller alone skip the pool. */
+ * short jobs that have been faster on the caller alone skip the pool. */
 #if (defined(__unix__) || defined(__APPLE__)) && defined(__GNUC__) && \
     !defined(LLM_POSIX_NO_THREADS)
 #define _POSIX_C_SOURCE 200809L
@@ -209,8 +209,9 @@ uint32_t llm_posix_cores(void) {
     return n < 1 ? 1u : n > LLM_POSIX_MAX_WORKERS ? LLM_POSIX_MAX_WORKERS : (uint32_t)n;
 }
 
-/* One job over the pool (workers >= 2, n >= 2). */
-static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
+/* One job over the pool (workers >= 2, n >= 2); wake 0 leaves sleeping
+ * workers asleep (only spinning ones join). */
+static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers, int wake) {
     /* Blocks of a multiple of 4 items when they hold more than 4: the
      * mat-vec kernels share each load of x among 4 rows. */
     const uint64_t want = (uint64_t)workers * LLM_POSIX_BLOCKS_PER_WORKER;
@@ -229,7 +230,7 @@ static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
     const uint32_t seq = word_seq(LOAD(&g.word)) + 1;
     STORE(&g.word, (uint64_t)seq << 32 | n_blocks);
     STORE_THEN_LOAD();
-    if (LOAD(&g.sleepers)) {
+    if (wake && LOAD(&g.sleepers)) {
         pthread_mutex_lock(&g.mu);
         pthread_cond_broadcast(&g.start_cv);
         pthread_mutex_unlock(&g.mu);
@@ -253,22 +254,36 @@ static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
     }
 }
 
-/* Adaptive mode: each kind of job (fn, n) is timed on the caller alone and
- * on the pool, and runs the way that has been faster lately. A job of a few
- * microseconds (every step of a 260K-parameter model) or a machine whose
- * other cores are busy can make the pool slower than one thread: then the
- * caller runs those jobs alone, and tries the pool again later, in case
- * things changed: after at least 16 runs, and enough runs that a probe of
- * the slower way costs at most 1% of their time (a probe that wakes a
- * sleeping worker for a 3-us job costs several times the job); each
- * confirmed choice makes the gap four times longer, up to about
- * PROBE_SPAN_NS of the job's own time. Which thread computes an item never
- * changes its bits, so neither does this choice. */
+/* Adaptive mode: each kind of job (fn, n) shorter than POOL_ALWAYS_NS
+ * (below) is timed on the caller alone and on the pool, and runs the way
+ * that has been faster lately. A job of a few microseconds (every step of a
+ * 260K-parameter model) or a machine whose other cores are busy can make
+ * the pool slower than one thread: then the caller runs those jobs alone,
+ * and tries the pool again later, in case things changed: after at least 16
+ * runs, and enough runs that a probe of the slower way costs at most 1% of
+ * their time; each confirmed choice makes the gap four times longer, up to
+ * about PROBE_SPAN_NS of the job's own time. Which thread computes an item
+ * never changes its bits, so neither does this choice. */
 #define ADAPT_SLOTS 32
 #define PROBE_MIN 16
 #define PROBE_MAX (1u << 20)
 #define PROBE_SPAN_NS 250000000u /* 0.25 s */
-#define TIME_EVERY 4 /* two clock reads (~30 ns each) are 2% of a 3-us job */
+/* Two clock reads (~25 ns each here) in every 16 runs alone: 3 ns per job
+ * of a stories260K step's 0.2-5 us ones. */
+#define TIME_EVERY 16
+/* Waking a sleeping worker costs the caller about 10 us on this 2-core VM
+ * (a 4-us job took 14 us on the pool when the worker slept, 2.4 us when it
+ * was spinning), so jobs are of two kinds by their time on the caller alone:
+ * - At least POOL_ALWAYS_NS (its time alone as estimated below, which one
+ *   outlier raises by half at most): always on the pool, waking workers.
+ *   Judged by timings, one such job run alone let the worker fall asleep,
+ *   the next job's pool timing then held the wake-up, and so on until every
+ *   job of a stories15M-shaped q8 model ran alone (1.15x -j 1, against
+ *   1.84x with every job on the pool).
+ * - Shorter: timed as below, and on the pool they never wake a worker, only
+ *   share with workers still spinning from the job before; a lone short job
+ *   among jobs run alone would otherwise pay a wake-up each time. */
+#define POOL_ALWAYS_NS 8000u
 
 typedef struct adapt_slot {
     llm_range_fn fn;
@@ -277,22 +292,30 @@ typedef struct adapt_slot {
     uint32_t use;       /* the faster mode */
     uint32_t until, gap; /* runs before the other mode is tried again, next gap */
     uint32_t runs;       /* of the mode in use, to time one in TIME_EVERY */
+    uint32_t alone_seen; /* timed runs alone, counted up to 2 */
 } adapt_slot;
 
 static adapt_slot g_slots[ADAPT_SLOTS]; /* used by the calling thread only */
-static uint32_t g_adapt, g_next_slot;
+static uint32_t g_adapt;
 
 void llm_posix_pool_adapt(int on) {
     g_adapt = on != 0;
-    for (uint32_t i = 0; i < ADAPT_SLOTS; i++) g_slots[i] = (adapt_slot){NULL, 0, {0, 0}, 1, 0, 0, 0};
-    g_next_slot = 0;
+    for (uint32_t i = 0; i < ADAPT_SLOTS; i++) g_slots[i] = (adapt_slot){NULL, 0, {0, 0}, 1, 0, 0, 0, 0};
 }
 
+/* The slot of (fn, n): hashed, so that a job finds its slot in one cache
+ * line (with jobs of a few hundred ns, scanning several costs percents). A
+ * full table gives the home slot to the newcomer. */
 static adapt_slot *slot_of(llm_range_fn fn, uint32_t n) {
-    for (uint32_t i = 0; i < ADAPT_SLOTS; i++)
-        if (g_slots[i].fn == fn && g_slots[i].n == n) return &g_slots[i];
-    adapt_slot *s = &g_slots[g_next_slot++ % ADAPT_SLOTS]; /* oldest first */
-    *s = (adapt_slot){fn, n, {0, 0}, 1, 0, PROBE_MIN, 0};
+    const uint32_t home = (uint32_t)(((uintptr_t)fn >> 4) * 31u + n * 2654435761u) % ADAPT_SLOTS;
+    adapt_slot *s = NULL;
+    for (uint32_t k = 0; k < ADAPT_SLOTS && s == NULL; k++) {
+        adapt_slot *t = &g_slots[(home + k) % ADAPT_SLOTS];
+        if (t->fn == fn && t->n == n) return t;
+        if (t->fn == NULL) s = t;
+    }
+    if (s == NULL) s = &g_slots[home];
+    *s = (adapt_slot){fn, n, {0, 0}, 1, 0, PROBE_MIN, 0, 0};
     return s;
 }
 
@@ -311,35 +334,50 @@ static uint32_t next_gap(uint32_t gap, uint64_t fast, uint64_t slow) {
 
 static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
     adapt_slot *s = slot_of(fn, n);
-    /* Each mode is measured once before any choice, then the other mode
-     * every gap runs. */
-    uint32_t mode = s->ns[1] == 0 ? 1u : s->ns[0] == 0 ? 0u : s->use;
-    if (s->ns[0] != 0 && s->ns[1] != 0 && s->until-- == 0) mode = !s->use;
+    /* The pool is measured once and the caller alone twice (the faster of
+     * the two: the first runs on cold caches) before any choice, then the
+     * other mode every gap runs. */
+    const int known = s->ns[1] != 0 && s->alone_seen >= 2;
+    uint32_t mode = s->ns[1] == 0 ? 1u : !known ? 0u : s->use;
+    if (known && s->until-- == 0) mode = !s->use;
     /* Pool runs and probes are always timed: a rare stall (a worker taken
      * off its core while holding a block) must not go unseen. Runs on the
      * caller alone are timed one in TIME_EVERY. */
-    const int timed = mode == 1 || mode != s->use || s->ns[mode] == 0 ||
-                      ++s->runs % TIME_EVERY == 0;
+    const int timed = mode == 1 || mode != s->use || !known || ++s->runs % TIME_EVERY == 0;
     const uint64_t t0 = timed ? now_ns() : 0;
+    const int big = known && s->ns[0] >= POOL_ALWAYS_NS;
     if (mode) {
-        pool_run(fn, arg, n, workers);
+        pool_run(fn, arg, n, workers, !known || big);
     } else {
         fn(arg, 0, n);
     }
     if (!timed) return;
-    const uint64_t t = now_ns() - t0 + 1; /* never 0, which means unknown */
+    uint64_t t = now_ns() - t0 + 1; /* never 0, which means unknown */
+    /* A run alone slower than twice the estimate was interrupted or
+     * preempted (a job's own time grows slowly, attention's with the
+     * position): counted as twice, so that one outlier cannot send a short
+     * job to the pool. Pool runs count in full: their stalls are the point. */
+    if (mode == 0 && s->alone_seen >= 2 && t > 2 * s->ns[0]) t = 2 * s->ns[0];
     /* A probe's old figure is stale, but it may hold a stall: average the
      * two, so a mode that stalled is trusted again only after a few good
      * probes (gaps 16, 32, ...). */
     if (s->ns[mode] == 0) {
         s->ns[mode] = t;
+    } else if (mode == 0 && s->alone_seen < 2) {
+        if (t < s->ns[0]) s->ns[0] = t;
     } else if (s->ns[!mode] != 0 && mode != s->use) {
         s->ns[mode] = s->ns[mode] / 2 + t / 2;
     } else {
         s->ns[mode] = s->ns[mode] - s->ns[mode] / 4 + t / 4;
     }
-    if (s->ns[0] == 0 || s->ns[1] == 0) return;
-    const uint32_t faster = s->ns[1] < s->ns[0];
+    if (mode == 0 && s->alone_seen < 2) s->alone_seen++;
+    if (s->ns[1] == 0 || s->alone_seen < 2) return;
+    /* A short job moves to the pool only when a quarter faster there: near
+     * a tie its pool timings hang on whether a worker happened to be
+     * spinning, and each switch starts the probes over (a stories260K run
+     * spent 8% of its jobs on the pool that way, at -j 2 0.95x -j 1). */
+    const uint32_t faster = s->ns[0] >= POOL_ALWAYS_NS ||
+                            s->ns[1] < (s->use ? s->ns[0] : s->ns[0] - s->ns[0] / 4);
     if (mode != s->use || faster != s->use) {
         /* A probe: confirmed, wait longer before the next; else switch. */
         s->gap = next_gap(faster == s->use ? s->gap : 0, s->ns[faster], s->ns[!faster]);
@@ -357,7 +395,7 @@ void llm_posix_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user) 
     } else if (g_adapt) {
         run_adaptive(fn, arg, n, workers);
     } else {
-        pool_run(fn, arg, n, workers);
+        pool_run(fn, arg, n, workers, 1);
     }
 }
 
