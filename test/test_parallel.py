@@ -102,6 +102,14 @@ def test_many_small_jobs_in_a_row(par, llm_target, workers):
     r = par.command(f'parallel cover {n} {jobs} 100', timeout=60)
     assert r.ok, r
     assert r.fields['counts'] == ','.join([str(jobs)] * n), r
+    if llm_target == 'host':
+        # The adaptive mode's paths too: jobs too short to wake a worker
+        # (10 steps per item, about 1 us) and longer ones that do.
+        set_workers(par, llm_target, workers, mode='adapt')
+        for work in (10, 100):
+            r = par.command(f'parallel cover {n} {jobs} {work}', timeout=60)
+            assert r.ok, r
+            assert r.fields['counts'] == ','.join([str(jobs)] * n), (work, r)
 
 
 # (100, 288): one call streams its rows on x86, the blocks of 2 or more workers
