@@ -153,8 +153,7 @@ def shaped_model(shape: str, work: Path, dtype: str = "f32") -> tuple:
     our blob, quantized as llm-convert does."""
     sys.path.insert(0, str(ROOT / "extra_scripts"))
     from llmtools import blob, llama2c, quant, testmodels
-    c = blob.Config(dim=288, hidden_dim=768, n_layers=6, n_heads=6, n_kv_heads=6,
-                    vocab_size=32000, seq_len=256)  # stories15M's
+    c = testmodels.STORIES15M
     w = testmodels.random_model(c, 1, tied=True)
     if dtype == "f32":
         path = work / f"{shape}_f32.bin"
@@ -163,7 +162,6 @@ def shaped_model(shape: str, work: Path, dtype: str = "f32") -> tuple:
         path = work / f"{shape}_{dtype}.llmb"
         path.write_bytes(blob.write_blob(c, quant.quantize_weights(c, w, quant.recipe(dtype))[0]))
     return path, models_dir() / "tokenizer32k.bin"
-
 
 
 def bench_threads(a) -> int:

@@ -35,11 +35,9 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # bench_host; llmtools
 from bench_host import ROOT, cpu_name, models_dir, run_once  # noqa: E402
 from llmtools import blob as B  # noqa: E402
 from llmtools import quant, testmodels  # noqa: E402
-from llmtools.blob import Config  # noqa: E402
 from llmtools.llama2c import read_checkpoint  # noqa: E402
 
-STORIES15M = Config(dim=288, hidden_dim=768, n_layers=6, n_heads=6, n_kv_heads=6, vocab_size=32000,
-                    seq_len=256)
+STORIES15M = testmodels.STORIES15M
 
 
 def load_model(a):

@@ -27,12 +27,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # extra_scripts: llmtools
 from llmtools import blob as B  # noqa: E402
 from llmtools import quant, testmodels  # noqa: E402
-from llmtools.blob import Config  # noqa: E402
 from llmtools.llama2c import read_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-STORIES15M = Config(dim=288, hidden_dim=768, n_layers=6, n_heads=6, n_kv_heads=6, vocab_size=32000,
-                    seq_len=256)
+STORIES15M = testmodels.STORIES15M
 CONTEXTS = (256, 512)
 KV_TYPES = ("f32", "f16", "q8")
 DTYPES = ("f32", "q8", "q4")

@@ -17,6 +17,11 @@ _WORDS = (
 _SINGLES = " etaoinshrdlcumwfgypbvkjxqzETAOINSHRDLCUMWFGYPBVKJXQZ.,!?'\"-:;()0123456789"
 
 
+# llama2.c's stories15M shape, for benchmarks on random weights of its size.
+STORIES15M = Config(dim=288, hidden_dim=768, n_layers=6, n_heads=6, n_kv_heads=6, vocab_size=32000,
+                    seq_len=256)
+
+
 def tiny_config(**overrides) -> Config:
     """A small valid config (GQA, untied-friendly); override any field."""
     base = dict(dim=32, hidden_dim=64, n_layers=2, n_heads=4, n_kv_heads=2,
