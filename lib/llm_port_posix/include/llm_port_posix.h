@@ -57,9 +57,12 @@ void llm_posix_pool_adapt(int on);
 uint32_t llm_posix_cores(void);
 
 /* llm_port.parallel_for, with the guarantees llm.h asks: fn over 0..n-1 in
- * contiguous blocks of about n / (4 * workers) items (a multiple of 4 when
- * more than 4), each run by whichever thread claims it, the caller included;
- * returns when every block is done. user is ignored. */
+ * contiguous blocks, each run by whichever thread claims it, the caller
+ * included; returns when every block is done. Blocks shrink as the job runs
+ * (guided), from about n / (2 * workers) items to n / (16 * workers),
+ * multiples of 4 when more than 4. A job posted while every worker sleeps
+ * and that may not wake them (adaptive mode) runs on the caller as one
+ * block. user is ignored. */
 void llm_posix_parallel_for(llm_range_fn fn, void *arg, uint32_t n, void *user);
 
 #ifdef __cplusplus

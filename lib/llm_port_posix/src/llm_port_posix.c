@@ -30,15 +30,27 @@
 #define LLM_POSIX_SPIN_US 5
 #endif
 
-/* Blocks per worker a job is cut into: enough that a late or slow thread
- * costs little, few enough that claiming (one contended atomic) stays cheap. */
-#ifndef LLM_POSIX_BLOCKS_PER_WORKER
-#define LLM_POSIX_BLOCKS_PER_WORKER 4
+/* Block sizes, as OpenMP's guided schedule: each claim takes the items left
+ * divided by LLM_POSIX_CLAIM_SPLIT * workers, but at least the job's items
+ * divided by LLM_POSIX_MIN_SPLIT * workers. Large blocks first keep claims
+ * (one contended atomic each) few; small ones last let every thread finish
+ * within a small block of the others, so a worker done early does not spin
+ * past LLM_POSIX_SPIN_US and fall asleep while the caller ends a long block
+ * (with fixed blocks of an eighth of a job, at -j 2 the stories15M shape's
+ * 288x1536 mat-vec left the worker 8 us to wait, and the next job paid its
+ * wake-up). About 11 claims per job with 2 workers. */
+#ifndef LLM_POSIX_CLAIM_SPLIT
+#define LLM_POSIX_CLAIM_SPLIT 2
+#endif
+#ifndef LLM_POSIX_MIN_SPLIT
+#define LLM_POSIX_MIN_SPLIT 16
 #endif
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+#define RELAXED_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define RELAXED_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 /* Between a seq_cst store and a later seq_cst load of another variable (the
  * two wake-up handshakes below). C11 needs nothing more, nor does AArch64
  * hardware (STLR then LDAR are ordered), but QEMU's TCG translates STLR as
@@ -56,7 +68,7 @@
 #define PAUSE() ((void)0)
 #endif
 
-/* The job word: (sequence << 32) | blocks not yet claimed. The sequence
+/* The job word: (sequence << 32) | items not yet claimed. The sequence
  * changes with every job, so a thread still looking at an old job can never
  * claim a block of a new one (its compare-and-swap fails). The job's other
  * fields are written before the word and read only after a successful
@@ -69,13 +81,13 @@ static struct {
     uint32_t n_workers;                           /* 1 when stopped */
     uint32_t quit;
     uint64_t word;     /* see above */
-    uint32_t done;     /* blocks of this job the workers finished */
+    uint32_t done;     /* items of this job finished */
     uint32_t sleepers; /* workers waiting on start_cv */
     uint32_t caller_sleeping; /* the caller waits on done_cv */
     /* The job, constant from publication until its last block is done: */
     llm_range_fn fn;
     void *arg;
-    uint32_t n, block, n_blocks; /* items, items per block, blocks */
+    uint32_t n, split, min_take; /* items; claim sizes (claim_size) */
 } g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
        {0}, 1, 0, 0, 0, 0, 0, NULL, NULL, 0, 0, 0};
 
@@ -105,33 +117,50 @@ static int job_changed(uint32_t seen) {
     return word_seq(LOAD(&g.word)) != seen || LOAD(&g.quit);
 }
 
-/* Claim and run blocks of job seq until none is left; returns how many this
- * thread ran, and *n_blocks the job's block count when it ran any. */
-static uint32_t run_blocks(uint32_t seq, uint32_t *n_blocks) {
+/* Items the claim of the left items (>= 1) of the current job takes: a
+ * multiple of 4 when more than 4 (the mat-vec kernels share each load of x
+ * among 4 rows), so every block but the last ones starts on a multiple of
+ * 4; sizes never grow as left falls. */
+static uint32_t claim_size(uint32_t left) {
+    uint32_t take = left / RELAXED_LOAD(&g.split);
+    const uint32_t min_take = RELAXED_LOAD(&g.min_take);
+    if (take < min_take) take = min_take;
+    if (take > 4) take = (take + 3) / 4 * 4;
+    return take < left ? take : left;
+}
+
+/* Claim and run blocks of job seq until none is left; returns the items
+ * this thread ran, and *n the job's item count when it ran any. */
+static uint32_t run_blocks(uint32_t seq, uint32_t *n) {
     uint32_t ran = 0;
     uint64_t w = LOAD(&g.word);
     for (;;) {
-        if (word_seq(w) != seq || (uint32_t)w == 0) return ran;
-        /* On failure w is reloaded: another thread claimed, or a new job. */
-        if (!__atomic_compare_exchange_n(&g.word, &w, w - 1, 0, __ATOMIC_SEQ_CST,
+        const uint32_t left = (uint32_t)w;
+        if (word_seq(w) != seq || left == 0) return ran;
+        /* n, split and min_take are read before the claim, so they are
+         * atomics: the caller may be writing the next job's, but then the
+         * claim fails (the word moved on), and when it succeeds they were
+         * this job's (stored before the word that said seq). On failure w
+         * is reloaded: another thread claimed, or a new job. */
+        const uint32_t take = claim_size(left), all = RELAXED_LOAD(&g.n);
+        if (!__atomic_compare_exchange_n(&g.word, &w, w - take, 0, __ATOMIC_SEQ_CST,
                                          __ATOMIC_SEQ_CST))
             continue;
-        *n_blocks = g.n_blocks;
-        const uint32_t b = (g.n_blocks - (uint32_t)w) * g.block;
-        g.fn(g.arg, b, b + g.block < g.n ? b + g.block : g.n);
-        ran++;
+        *n = all;
+        g.fn(g.arg, all - left, all - left + take);
+        ran += take;
         w = LOAD(&g.word);
     }
 }
 
-/* A worker's blocks of one job, counted once it finds none left (the caller
- * counts its own the same way): one contended add per thread and job rather
- * than per block. The job's fields
- * may change as soon as done reaches n_blocks. */
+/* A worker's items of one job, counted once it finds no block left (the
+ * caller counts its own the same way): one contended add per thread and job
+ * rather than per block. The job's fields may change as soon as done
+ * reaches n. */
 static void worker_job(uint32_t seq) {
-    uint32_t n_blocks = 0;
-    const uint32_t ran = run_blocks(seq, &n_blocks);
-    if (ran != 0 && ADD(&g.done, ran) == n_blocks && LOAD(&g.caller_sleeping)) {
+    uint32_t n = 0;
+    const uint32_t ran = run_blocks(seq, &n);
+    if (ran != 0 && ADD(&g.done, ran) == n && LOAD(&g.caller_sleeping)) {
         pthread_mutex_lock(&g.mu);
         pthread_cond_signal(&g.done_cv);
         pthread_mutex_unlock(&g.mu);
@@ -212,23 +241,23 @@ uint32_t llm_posix_cores(void) {
 /* One job over the pool (workers >= 2, n >= 2); wake 0 leaves sleeping
  * workers asleep (only spinning ones join). */
 static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers, int wake) {
-    /* Blocks of a multiple of 4 items when they hold more than 4: the
-     * mat-vec kernels share each load of x among 4 rows. */
-    const uint64_t want = (uint64_t)workers * LLM_POSIX_BLOCKS_PER_WORKER;
-    uint32_t block = (uint32_t)((n + want - 1) / want);
-    if (block > 4) block = (block + 3) / 4 * 4;
-    const uint32_t n_blocks = n / block + (n % block != 0);
-
+    /* Nobody to share with: the claims alone would cost (about 10 per job,
+     * a tenth of a microsecond, 2% of a stories260K step). */
+    if (!wake && LOAD(&g.sleepers) == workers - 1) {
+        fn(arg, 0, n);
+        return;
+    }
+    const uint32_t min_split = workers * LLM_POSIX_MIN_SPLIT;
     /* Every claim of the previous job is done (we waited for it), so no
      * thread reads these now. */
     g.fn = fn;
     g.arg = arg;
-    g.n = n;
-    g.block = block;
-    g.n_blocks = n_blocks;
+    RELAXED_STORE(&g.n, n);
+    RELAXED_STORE(&g.split, workers * LLM_POSIX_CLAIM_SPLIT);
+    RELAXED_STORE(&g.min_take, n / min_split + (n % min_split != 0));
     STORE(&g.done, 0u);
     const uint32_t seq = word_seq(LOAD(&g.word)) + 1;
-    STORE(&g.word, (uint64_t)seq << 32 | n_blocks);
+    STORE(&g.word, (uint64_t)seq << 32 | n);
     STORE_THEN_LOAD();
     if (wake && LOAD(&g.sleepers)) {
         pthread_mutex_lock(&g.mu);
@@ -240,15 +269,15 @@ static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers, i
     const uint32_t mine = run_blocks(seq, &unused);
     /* Only blocks the workers claimed and still run are left. */
     if (mine != 0) ADD(&g.done, mine);
-    SPIN_UNTIL(LOAD(&g.done) == n_blocks);
-    if (LOAD(&g.done) != n_blocks) {
+    SPIN_UNTIL(LOAD(&g.done) == n);
+    if (LOAD(&g.done) != n) {
         /* The worker that finishes the last block reads caller_sleeping
          * after counting it; we set it before reading done: one of the two
          * sees the other (seq_cst). */
         pthread_mutex_lock(&g.mu);
         STORE(&g.caller_sleeping, 1u);
         STORE_THEN_LOAD();
-        while (LOAD(&g.done) != n_blocks) pthread_cond_wait(&g.done_cv, &g.mu);
+        while (LOAD(&g.done) != n) pthread_cond_wait(&g.done_cv, &g.mu);
         STORE(&g.caller_sleeping, 0u);
         pthread_mutex_unlock(&g.mu);
     }
@@ -259,12 +288,14 @@ static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers, i
  * that has been faster lately. A job of a few microseconds (every step of a
  * 260K-parameter model) or a machine whose other cores are busy can make
  * the pool slower than one thread: then the caller runs those jobs alone,
- * and tries the pool again later, in case things changed: after at least 16
- * runs, and enough runs that a probe of the slower way costs at most 1% of
- * their time; each confirmed choice makes the gap four times longer, up to
- * about PROBE_SPAN_NS of the job's own time. Which thread computes an item
+ * and tries the other way again later, in case things changed: after 4
+ * runs for the first choice, then at least 16, and enough runs that a probe
+ * of the slower way costs at most 1% of their time; each confirmed choice
+ * makes the gap four times longer, up to about PROBE_SPAN_NS of the job's
+ * own time. Which thread computes an item
  * never changes its bits, so neither does this choice. */
 #define ADAPT_SLOTS 32
+#define PROBE_FIRST 4
 #define PROBE_MIN 16
 #define PROBE_MAX (1u << 20)
 #define PROBE_SPAN_NS 250000000u /* 0.25 s */
@@ -289,7 +320,7 @@ typedef struct adapt_slot {
     llm_range_fn fn;
     uint32_t n;
     uint64_t ns[2];     /* recent mean time alone [0] and on the pool [1], 0 = unknown */
-    uint32_t use;       /* the faster mode */
+    uint32_t use;       /* the faster mode: 0 alone until the pool proves faster */
     uint32_t until, gap; /* runs before the other mode is tried again, next gap */
     uint32_t runs;       /* of the mode in use, to time one in TIME_EVERY */
     uint32_t alone_seen; /* timed runs alone, counted up to 2 */
@@ -300,7 +331,7 @@ static uint32_t g_adapt;
 
 void llm_posix_pool_adapt(int on) {
     g_adapt = on != 0;
-    for (uint32_t i = 0; i < ADAPT_SLOTS; i++) g_slots[i] = (adapt_slot){NULL, 0, {0, 0}, 1, 0, 0, 0, 0};
+    for (uint32_t i = 0; i < ADAPT_SLOTS; i++) g_slots[i] = (adapt_slot){NULL, 0, {0, 0}, 0, 0, 0, 0, 0};
 }
 
 /* The slot of (fn, n): hashed, so that a job finds its slot in one cache
@@ -315,18 +346,17 @@ static adapt_slot *slot_of(llm_range_fn fn, uint32_t n) {
         if (t->fn == NULL) s = t;
     }
     if (s == NULL) s = &g_slots[home];
-    *s = (adapt_slot){fn, n, {0, 0}, 1, 0, PROBE_MIN, 0, 0};
+    *s = (adapt_slot){fn, n, {0, 0}, 0, 0, PROBE_MIN, 0, 0};
     return s;
 }
 
 /* Runs before the next probe, for a choice whose runs take fast ns and
- * whose other way took slow ns; gap is the last one when the choice was
- * confirmed, 0 when it just changed. */
-static uint32_t next_gap(uint32_t gap, uint64_t fast, uint64_t slow) {
+ * whose other way took slow ns: at least g, and enough that the probe costs
+ * 1% of them. */
+static uint32_t next_gap(uint64_t g, uint64_t fast, uint64_t slow) {
     uint64_t cap = PROBE_SPAN_NS / fast;
     if (cap > PROBE_MAX) cap = PROBE_MAX;
     if (cap < PROBE_MIN) cap = PROBE_MIN;
-    uint64_t g = gap ? (uint64_t)gap * 4 : PROBE_MIN;
     const uint64_t one_percent = slow > fast ? (slow - fast) * 100 / fast : 0;
     if (g < one_percent) g = one_percent;
     return (uint32_t)(g < cap ? g : cap);
@@ -334,20 +364,22 @@ static uint32_t next_gap(uint32_t gap, uint64_t fast, uint64_t slow) {
 
 static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers) {
     adapt_slot *s = slot_of(fn, n);
-    /* The pool is measured once and the caller alone twice (the faster of
-     * the two: the first runs on cold caches) before any choice, then the
-     * other mode every gap runs. */
+    /* The caller alone is measured twice (the faster of the two: the first
+     * runs on cold caches), then the pool once, before any choice; then the
+     * other mode every gap runs. Alone first, so that the pool's first run
+     * of a short job already knows not to wake a worker: a stories260K step
+     * has some 30 kinds of job, and waking for each cost 4% of a 256-token
+     * run. */
     const int known = s->ns[1] != 0 && s->alone_seen >= 2;
-    uint32_t mode = s->ns[1] == 0 ? 1u : !known ? 0u : s->use;
+    uint32_t mode = s->alone_seen < 2 ? 0u : !known ? 1u : s->use;
     if (known && s->until-- == 0) mode = !s->use;
     /* Pool runs and probes are always timed: a rare stall (a worker taken
      * off its core while holding a block) must not go unseen. Runs on the
      * caller alone are timed one in TIME_EVERY. */
     const int timed = mode == 1 || mode != s->use || !known || ++s->runs % TIME_EVERY == 0;
     const uint64_t t0 = timed ? now_ns() : 0;
-    const int big = known && s->ns[0] >= POOL_ALWAYS_NS;
     if (mode) {
-        pool_run(fn, arg, n, workers, !known || big);
+        pool_run(fn, arg, n, workers, s->ns[0] >= POOL_ALWAYS_NS);
     } else {
         fn(arg, 0, n);
     }
@@ -378,9 +410,15 @@ static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t worker
      * spent 8% of its jobs on the pool that way, at -j 2 0.95x -j 1). */
     const uint32_t faster = s->ns[0] >= POOL_ALWAYS_NS ||
                             s->ns[1] < (s->use ? s->ns[0] : s->ns[0] - s->ns[0] / 4);
-    if (mode != s->use || faster != s->use) {
-        /* A probe: confirmed, wait longer before the next; else switch. */
-        s->gap = next_gap(faster == s->use ? s->gap : 0, s->ns[faster], s->ns[!faster]);
+    if (!known || mode != s->use || faster != s->use) {
+        /* The first choice is checked soon (the caller's first runs alone
+         * may have been slowed by cold caches and page faults, making a
+         * short job look long); a probe that confirms the choice waits
+         * four times longer before the next; one that does not switches. */
+        const uint64_t g = !known              ? PROBE_FIRST
+                           : faster == s->use ? (uint64_t)s->gap * 4
+                                              : PROBE_MIN;
+        s->gap = next_gap(g, s->ns[faster], s->ns[!faster]);
         s->use = faster;
         s->until = s->gap;
     }
