@@ -100,7 +100,9 @@ typedef struct llm_port {
      * The library in turn never nests jobs (fn does not call parallel_for),
      * posts them from one thread at a time (the one in llm_forward), writes
      * disjoint outputs per range, and computes each item the same way
-     * whatever range it falls in: any split gives the same bits. */
+     * whatever range it falls in: any split gives the same bits. Jobs of
+     * one fn and n have the same work per item (a hook may time them as
+     * one kind: the mat-vecs of one shape, a step's attention). */
     void (*parallel_for)(llm_range_fn fn, void *arg, uint32_t n, void *user);
 } llm_port;
 

@@ -75,18 +75,26 @@ static void mv_job_rows(void *arg, uint32_t begin, uint32_t end) {
     }
 }
 
-/* out_m(t_m->rows) = t_m @ x for each of n_mats (1..3) matrices. x is
+/* The down projection w2 (dim, hidden_dim) as a job of its own kind: its
+ * row count is wo's (dim, dim), and jobs of one fn and n must have one
+ * cost per item (llm_port.parallel_for). */
+static void mv_job_rows_down(void *arg, uint32_t begin, uint32_t end) {
+    mv_job_rows(arg, begin, end);
+}
+
+/* out_m(t_m->rows) = t_m @ x for each of n_mats (1..3) matrices, posted as
+ * fn (mv_job_rows or a kind of its own, as mv_job_rows_down). x is
  * quantized once before the rows are split, into the ctx's buffers, when the
  * matrices are q8/q4; matrices that would need x quantized differently (not
  * the case for any converter recipe) run as separate jobs. */
-static void matvec_par(llm_ctx *ctx, mv_job *j) {
+static void matvec_par(llm_ctx *ctx, mv_job *j, llm_range_fn fn) {
     const uint32_t n_pad = q_cols_pad(j->t[0]), gs = j->t[0]->group_size;
     for (uint32_t m = 1; m < j->n_mats; m++) {
         if (q_cols_pad(j->t[m]) != n_pad || (n_pad != 0 && j->t[m]->group_size != gs)) {
             for (uint32_t k = 0; k < j->n_mats; k++) {
                 mv_job one = {j->x, {j->t[k], NULL, NULL}, {j->out[k], NULL, NULL}, 1, NULL, NULL,
                               NULL};
-                matvec_par(ctx, &one);
+                matvec_par(ctx, &one, fn);
             }
             return;
         }
@@ -100,13 +108,14 @@ static void matvec_par(llm_ctx *ctx, mv_job *j) {
         j->xs = ctx->xq_scale;
         j->xsum = ctx->xq_sum;
     }
-    llm__parallel_for(mv_job_rows, j, rows);
+    llm__parallel_for(fn, j, rows);
     PROF(OTHER);
 }
 
-static void matvec(llm_ctx *ctx, float *out, const llm_tensor *t, const float *x) {
+static void matvec(llm_ctx *ctx, float *out, const llm_tensor *t, const float *x,
+                   llm_range_fn fn) {
     mv_job j = {x, {t, NULL, NULL}, {out, NULL, NULL}, 1, NULL, NULL, NULL};
-    matvec_par(ctx, &j);
+    matvec_par(ctx, &j, fn);
 }
 
 /* Index of layer l, position pos in a KV cache (n_layers, seq_len, ...). */
@@ -234,7 +243,7 @@ llm_status llm__forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logit
 
         llm_k_rmsnorm(ctx->xb, x, (const float *)w->attn_norm.data, dim, c->norm_eps);
         mv_job qkv = {ctx->xb, {&w->wq, &w->wk, &w->wv}, {ctx->q, k, v}, 3, NULL, NULL, NULL};
-        matvec_par(ctx, &qkv);
+        matvec_par(ctx, &qkv, mv_job_rows);
         llm_k_rope(ctx->q, c->n_heads, hs, ctx->rope_cs);
         llm_k_rope(k, c->n_kv_heads, hs, ctx->rope_cs);
         if (!direct) kv_store(ctx, l, pos, k, v, c->n_kv_heads, hs);
@@ -253,19 +262,19 @@ llm_status llm__forward(llm_ctx *ctx, int32_t token, uint32_t pos, float **logit
         PROF(ATTENTION);
         llm__parallel_for(att_job_heads, &aj, c->n_heads);
         PROF(OTHER);
-        matvec(ctx, ctx->xb2, &w->wo, ctx->xb);
+        matvec(ctx, ctx->xb2, &w->wo, ctx->xb, mv_job_rows);
         llm_k_add(x, ctx->xb2, dim);
 
         llm_k_rmsnorm(ctx->xb, x, (const float *)w->ffn_norm.data, dim, c->norm_eps);
         mv_job up = {ctx->xb, {&w->w1, &w->w3, NULL}, {ctx->hb, ctx->hb2, NULL}, 2, NULL, NULL, NULL};
-        matvec_par(ctx, &up);
+        matvec_par(ctx, &up, mv_job_rows);
         llm_k_swiglu(ctx->hb, ctx->hb2, c->hidden_dim);
-        matvec(ctx, ctx->xb, &w->w2, ctx->hb);
+        matvec(ctx, ctx->xb, &w->w2, ctx->hb, mv_job_rows_down);
         llm_k_add(x, ctx->xb, dim);
     }
 
     llm_k_rmsnorm(x, x, (const float *)m->final_norm.data, dim, c->norm_eps);
-    matvec(ctx, ctx->logits, &m->cls, x);
+    matvec(ctx, ctx->logits, &m->cls, x, mv_job_rows);
     PROF(OUTSIDE);
     if (logits) *logits = ctx->logits;
     return LLM_OK;

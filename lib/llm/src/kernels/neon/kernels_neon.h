@@ -16,6 +16,8 @@
  *   attention_q8   int8 cache: the scores' int8 dots as in the mat-vecs, the
  *                  weighted sum over positions in the reference's order,
  *                  sixteen outputs per pass (attention_q8.c)
+ *   argmax         the largest value in vectors, then its first index
+ *                  (argmax.c)
  *
  * Exactness: by default every kernel here is bit for bit the reference (the
  * integer sums are exact in any order; every float step is the reference's
@@ -67,6 +69,8 @@ void llm_neon_matvec_q8(float *out, const int8_t *w, const uint16_t *ws, const i
 void llm_neon_matvec_q4(float *out, const uint8_t *w, const uint16_t *wp, const int8_t *xq,
                         const float *xs, const int32_t *xsum, uint32_t d, uint32_t n_pad,
                         uint32_t gs);
+/* llm_ref_argmax's contract and result (kernels.h). */
+uint32_t llm_neon_argmax(const float *x, uint32_t n);
 /* llm_ref_attention_q8's contract and bits (kernels.h). */
 void llm_neon_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *k,
                            const uint16_t *ks, const int8_t *v, const uint16_t *vs,
@@ -78,5 +82,6 @@ void llm_neon_attention_q8(float *out, const int8_t *qq, float qs, const int8_t 
 #define llm_k_matvec_q8 llm_neon_matvec_q8
 #define llm_k_matvec_q4 llm_neon_matvec_q4
 #define llm_k_attention_q8 llm_neon_attention_q8
+#define llm_k_argmax llm_neon_argmax
 
 #endif /* LLM_KERNELS_NEON_H */

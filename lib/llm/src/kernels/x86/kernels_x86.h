@@ -1,7 +1,8 @@
 /*
- * x86-64 host backend: AVX2 + FMA kernels for the mat-vecs and attention,
- * taken at run time when the CPU has both (checked once, cached), else the
- * reference; so one binary built for generic x86-64 runs on every x86-64.
+ * x86-64 host backend: AVX2 + FMA kernels for the mat-vecs, attention,
+ * softmax, SwiGLU and argmax, taken at run time when the CPU has both
+ * (checked once, cached), else the reference; so one binary built for
+ * generic x86-64 runs on every x86-64.
  * Included by kernels.h when LLM_BACKEND == LLM_BACKEND_X86; every op named
  * here replaces the reference, the others fall back to it.
  *
@@ -46,6 +47,9 @@ void llm_x86_matvec_q4(float *out, const uint8_t *w, const uint16_t *wp, const i
 void llm_x86_swiglu(float *hb, const float *hb2, uint32_t n);
 /* x(n) = softmax(x), max-subtracted; n >= 1. */
 void llm_x86_softmax(float *x, uint32_t n);
+/* Index of the first largest element of x(n); n >= 1 (llm_ref_argmax's
+ * contract and result). */
+uint32_t llm_x86_argmax(const float *x, uint32_t n);
 /* Its AVX2 body, for this backend's attention kernels (only once llm_x86_simd() said 1). */
 void llm_x86__softmax_avx2(float *x, uint32_t n);
 /* One head over a float cache: k, v (n_pos, stride); n_pos >= 1, 1 <= hs <= stride;
@@ -62,6 +66,7 @@ void llm_x86_attention_q8(float *out, const int8_t *qq, float qs, const int8_t *
 #define llm_k_matvec_q4 llm_x86_matvec_q4
 #define llm_k_swiglu llm_x86_swiglu
 #define llm_k_softmax llm_x86_softmax
+#define llm_k_argmax llm_x86_argmax
 #define llm_k_attention llm_x86_attention
 #define llm_k_attention_q8 llm_x86_attention_q8
 
