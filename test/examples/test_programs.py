@@ -177,6 +177,51 @@ def test_host_program_rejects_negative_threads(models_dir):
     assert b'-j <int>' in r.stderr  # the usage
 
 
+def thp_available() -> bool:
+    """Linux gives transparent huge pages to memory that asks (the host
+    program's condition for copying a large model onto them)."""
+    try:
+        mode = Path('/sys/kernel/mm/transparent_hugepage/enabled').read_text()
+        Path('/sys/kernel/mm/transparent_hugepage/hpage_pmd_size').read_text()
+    except OSError:
+        return False
+    return '[' in mode and '[never]' not in mode
+
+
+def test_host_program_copies_large_models_onto_huge_pages(models_dir, tmp_path):
+    """A model of 8 MB or more is copied onto huge pages where Linux has
+    them (-l auto, the default), else mapped; -l map always maps; the text
+    is the same either way."""
+    from llmtools import llama2c, testmodels
+    from llmtools.blob import Config
+    c = Config(dim=96, hidden_dim=256, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=32000, seq_len=64)
+    model = tmp_path / 'big_vocab.bin'
+    model.write_bytes(llama2c.write_legacy(c, testmodels.random_model(c, 7, tied=True)))
+    size = model.stat().st_size
+    assert size >= 8 << 20
+    args = [built(PROGRAM, 'native'), model, '-z', models_dir / 'tokenizer32k.bin', '-t', '0', '-n', '40',
+            '-i', 'Once upon a time']
+    auto, mapped = run(args), run(args + ['-l', 'map'])
+    assert auto.returncode == 0 and mapped.returncode == 0, (auto.stderr, mapped.stderr)
+    assert len(auto.stdout) > len('Once upon a time') and auto.stdout == mapped.stdout
+    assert f'model: {size} bytes mapped\n'.encode() in mapped.stderr
+    copied = re.search(rb'model: (\d+) bytes copied onto (\d+) KB pages\n', auto.stderr)
+    if thp_available():
+        assert copied and int(copied.group(1)) == size and int(copied.group(2)) >= 2048, auto.stderr
+    else:
+        assert f'model: {size} bytes mapped\n'.encode() in auto.stderr
+
+
+def test_host_program_maps_small_models_and_rejects_unknown_loading(models_dir):
+    args = [built(PROGRAM, 'native'), models_dir / 'stories260K.bin', '-z', models_dir / 'tok512.bin',
+            '-t', '0', '-n', '8']
+    r = run(args)
+    assert r.returncode == 0, r.stderr.decode()
+    assert f'model: {(models_dir / "stories260K.bin").stat().st_size} bytes mapped\n'.encode() in r.stderr
+    bad = run(args + ['-l', 'huge'])
+    assert bad.returncode == 1 and b'unknown loading: huge (auto or map)' in bad.stderr
+
+
 # Chat mode: user lines on stdin; stderr reports each turn as
 # "turn K: prefilled N positions, generated G, context P/S, end E".
 TURN_RE = re.compile(r'turn (\d+): prefilled (\d+) positions, generated (\d+), context (\d+)/(\d+), '
