@@ -193,7 +193,15 @@ static int load_file(const char *path, file_data *f, int huge) {
 #endif
 #if HAVE_MMAP
     {
-        void *p = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fileno(fp), 0);
+        /* Populated (Linux): every page is faulted in here rather than
+         * during the first token, whose jobs would otherwise run several
+         * times slower than the rest (stories260K's 1 MB is 256 faults). */
+#ifdef MAP_POPULATE
+        const int flags = MAP_PRIVATE | MAP_POPULATE;
+#else
+        const int flags = MAP_PRIVATE;
+#endif
+        void *p = mmap(NULL, f->size, PROT_READ, flags, fileno(fp), 0);
         if (p != MAP_FAILED) {
             f->data = (const uint8_t *)p;
             f->map = p;

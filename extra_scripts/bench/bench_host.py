@@ -25,6 +25,10 @@ the script), on stories260K or a random stories15M-shaped model, its weights
 fp32 or (--dtype q8) our int8 blob:
 
     python extra_scripts/bench/bench_host.py --threads 1,2 [--shape stories15M] [--dtype q8]
+
+--load auto,map also runs each -j with the model mapped in place (-l map)
+rather than copied onto huge pages (the default for a model of 8 MB or more
+on Linux), for the gain of that copy.
 """
 import argparse
 import os
@@ -91,7 +95,15 @@ def main() -> int:
                     help="a random model of this shape instead of stories260K")
     ap.add_argument("--dtype", choices=("f32", "q8"), default="f32",
                     help="the --shape model's weights, with --threads (default: %(default)s)")
+    ap.add_argument("--load", metavar="L1,L2", default="auto",
+                    help="with --threads: our -l values to compare at each -j, auto "
+                    "(a large model on huge pages) and/or map (default: %(default)s)")
     a = ap.parse_args()
+    loads = a.load.split(",")
+    if any(l not in ("auto", "map") for l in loads) or len(set(loads)) != len(loads):
+        ap.error("--load takes auto, map or both")
+    if loads != ["auto"] and not a.threads:
+        ap.error("--load goes with --threads")
     if a.dtype != "f32" and not (a.threads and a.shape):
         ap.error("--dtype q8 goes with --threads and --shape (q8 against runq: bench_quant.py)")
     if a.threads:
@@ -165,8 +177,13 @@ def shaped_model(shape: str, work: Path, dtype: str = "f32") -> tuple:
 
 
 def bench_threads(a) -> int:
-    """-j values against the first, idle and beside a.busy spinning processes."""
+    """-j values (and -l values, --load) against the first, idle and beside
+    a.busy spinning processes."""
     js = [int(j) for j in a.threads.split(",")]
+    loads = a.load.split(",")
+    # (label, extra arguments) of each configuration, the first the base.
+    configs = [(f"-j {j}" + ("" if load == "auto" else f" -l {load}"), ["-j", str(j), "-l", load])
+               for load in loads for j in js]
     with tempfile.TemporaryDirectory(prefix="bench_host.") as work:
         if a.shape:
             model, tok = shaped_model(a.shape, Path(work), a.dtype)
@@ -180,17 +197,17 @@ def bench_threads(a) -> int:
         print(f"machine: {cpu_name()}, {os.cpu_count()} cores, {platform.system()} "
               f"{platform.release()}; other users' load is not controlled")
         print(f"model: {a.shape + '-shaped random ' + a.dtype if a.shape else model.name}, greedy, "
-              f"{a.steps} steps, decode tok/s, {a.runs} interleaved runs per -j")
+              f"{a.steps} steps, decode tok/s, {a.runs} interleaved runs each")
         ok = True
         for busy in (0, a.busy):
             hogs = [subprocess.Popen([sys.executable, "-c", "while 1: pass"]) for _ in range(busy)]
             try:
-                times = {j: [] for j in js}
+                times = {label: [] for label, _ in configs}
                 texts = set()
                 for _ in range(a.runs):
-                    for j in js:
-                        spt, out = run_once(a.ours, args + ["-j", str(j)], DECODE_RE)
-                        times[j].append(spt)
+                    for label, extra in configs:
+                        spt, out = run_once(a.ours, args + extra, DECODE_RE)
+                        times[label].append(spt)
                         texts.add(out)
             finally:
                 for h in hogs:
@@ -198,13 +215,13 @@ def bench_threads(a) -> int:
                     h.wait()
             ok = ok and len(texts) == 1
             cells = []
-            for j in js:
-                mean = statistics.median(times[j])
-                cells.append(f"-j {j}: {1.0 / mean:7.0f} tok/s (median; mean "
-                             f"{1.0 / statistics.mean(times[j]):.0f})")
-            ratios = ", ".join(f"-j {j} / -j {js[0]} = "
-                               f"{statistics.median(times[js[0]]) / statistics.median(times[j]):.2f}x"
-                               for j in js[1:])
+            for label, _ in configs:
+                cells.append(f"{label}: {1.0 / statistics.median(times[label]):7.0f} tok/s (median; "
+                             f"mean {1.0 / statistics.mean(times[label]):.0f})")
+            base = configs[0][0]
+            ratios = ", ".join(f"{label} / {base} = "
+                               f"{statistics.median(times[base]) / statistics.median(times[label]):.2f}x"
+                               for label, _ in configs[1:])
             print(f"{busy} busy processes: " + "; ".join(cells) + f"; {ratios}; "
                   + ("same text" if len(texts) == 1 else "TEXT DIFFERS"))
         print("command: " + " ".join([os.path.relpath(sys.argv[0])] + sys.argv[1:]))
