@@ -42,14 +42,14 @@ void llm_posix_pool_stop(void);
 /* Workers in use (1 when the pool is stopped). */
 uint32_t llm_posix_pool_workers(void);
 
-/* Adaptive mode (off by default, and after every pool start): a kind of
- * job (same fn and n) whose fastest run on the caller alone took 8 us or
- * more always uses the pool; a shorter one runs on the caller alone when
- * that has recently been faster (jobs of a few microseconds, other cores
- * busy), is tried on the pool again from time to time, and on the pool never
- * wakes a sleeping worker (that costs about as much as the job). Results are
- * the same bits either way. Call after llm_posix_pool_start, from the
- * thread that posts jobs. */
+/* Adaptive mode (off by default, and after every pool start): each kind of
+ * job (same fn and n) is first run on the caller alone, twice. A kind whose
+ * faster run took 8 us or more always uses the pool; a shorter one stays
+ * on the caller alone unless the pool proves a quarter faster (jobs of a
+ * few microseconds, other cores busy), is tried on the pool again from time
+ * to time, and on the pool never wakes a sleeping worker (that costs about
+ * as much as the job). Results are the same bits either way. Call after
+ * llm_posix_pool_start, from the thread that posts jobs. */
 void llm_posix_pool_adapt(int on);
 
 /* Processors online (1..LLM_POSIX_MAX_WORKERS); 1 without POSIX threads.
