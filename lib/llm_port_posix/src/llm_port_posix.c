@@ -71,9 +71,10 @@
 /* The job word: (sequence << 32) | items not yet claimed. The sequence
  * changes with every job, so a thread still looking at an old job can never
  * claim a block of a new one (its compare-and-swap fails). The job's other
- * fields are written before the word and read only after a successful
- * claim; the caller rewrites them only once every claimed block is done, so
- * a claimer always reads its own job's values. */
+ * fields are written before the word; the caller rewrites them only once
+ * every claimed block is done. fn and arg are read only after a successful
+ * claim, so a claimer always reads its own job's; the claim sizes are read
+ * just before (run_blocks). */
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t start_cv, done_cv;
@@ -241,8 +242,8 @@ uint32_t llm_posix_cores(void) {
 /* One job over the pool (workers >= 2, n >= 2); wake 0 leaves sleeping
  * workers asleep (only spinning ones join). */
 static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers, int wake) {
-    /* Nobody to share with: the claims alone would cost (about 10 per job,
-     * a tenth of a microsecond, 2% of a stories260K step). */
+    /* Nobody to share with: run it whole rather than in some 10 claims of
+     * our own (a tenth of a microsecond, 2% of a stories260K step). */
     if (!wake && LOAD(&g.sleepers) == workers - 1) {
         fn(arg, 0, n);
         return;
@@ -292,8 +293,8 @@ static void pool_run(llm_range_fn fn, void *arg, uint32_t n, uint32_t workers, i
  * runs for the first choice, then at least 16, and enough runs that a probe
  * of the slower way costs at most 1% of their time; each confirmed choice
  * makes the gap four times longer, up to about PROBE_SPAN_NS of the job's
- * own time. Which thread computes an item
- * never changes its bits, so neither does this choice. */
+ * own time. Which thread computes an item never changes its bits, so
+ * neither does this choice. */
 #define ADAPT_SLOTS 32
 #define PROBE_FIRST 4
 #define PROBE_MIN 16
@@ -367,9 +368,8 @@ static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t worker
     /* The caller alone is measured twice (the faster of the two: the first
      * runs on cold caches), then the pool once, before any choice; then the
      * other mode every gap runs. Alone first, so that the pool's first run
-     * of a short job already knows not to wake a worker: a stories260K step
-     * has some 30 kinds of job, and waking for each cost 4% of a 256-token
-     * run. */
+     * of a short job already knows not to wake a worker (which costs about
+     * as much as the job). */
     const int known = s->ns[1] != 0 && s->alone_seen >= 2;
     uint32_t mode = s->alone_seen < 2 ? 0u : !known ? 1u : s->use;
     if (known && s->until-- == 0) mode = !s->use;
