@@ -88,7 +88,8 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=20, help="runs per program")
     ap.add_argument("--prompt", default="Once upon a time")
     ap.add_argument("--threads", metavar="J1,J2,...",
-                    help="compare our -j values instead (no llama2.c needed)")
+                    help="compare our -j values instead (no llama2.c needed); a value "
+                    "given twice runs as a second series, a control for noise")
     ap.add_argument("--busy", type=int, default=2,
                     help="spinning processes beside the loaded --threads round (default 2)")
     ap.add_argument("--shape", choices=("stories15M",),
@@ -181,9 +182,15 @@ def bench_threads(a) -> int:
     a.busy spinning processes."""
     js = [int(j) for j in a.threads.split(",")]
     loads = a.load.split(",")
-    # (label, extra arguments) of each configuration, the first the base.
-    configs = [(f"-j {j}" + ("" if load == "auto" else f" -l {load}"), ["-j", str(j), "-l", load])
-               for load in loads for j in js]
+    # (label, extra arguments) of each configuration, the first the base. A
+    # -j given twice (--threads 1,2,1) runs twice as separate series, whose
+    # ratio shows the machine's noise.
+    configs = []
+    for load in loads:
+        for j in js:
+            label = f"-j {j}" + ("" if load == "auto" else f" -l {load}")
+            again = sum(1 for c in configs if c[0].split(" #")[0] == label)
+            configs.append((label + (f" #{again + 1}" if again else ""), ["-j", str(j), "-l", load]))
     with tempfile.TemporaryDirectory(prefix="bench_host.") as work:
         if a.shape:
             model, tok = shaped_model(a.shape, Path(work), a.dtype)
