@@ -36,8 +36,8 @@ llm_bootstrap test
 
 t0=$SECONDS
 mps2_tests=(m4_test m7_test m33_test m33x2_test m4_test_ref)
-env_args=(-e native -e native_ref -e native_test -e native_asan -e m55_test -e m55_test_ref -e m55_story
-    -e m4_story -e m7_story -e m33_story -e m33x2_story
+env_args=(-e native -e native_ref -e native_test -e native_asan -e native_tsan -e m55_test -e m55_test_ref
+    -e m55_story -e m4_story -e m7_story -e m33_story -e m33x2_story
     -e native_aarch64 -e native_test_aarch64 -e native_test_aarch64_dotprod)
 for e in "${mps2_tests[@]}"; do env_args+=(-e "$e"); done
 if [ "$(uname -m)" = x86_64 ]; then env_args+=(-e native_test_x86); fi
@@ -71,6 +71,10 @@ if [ "$LLM_HAVE_ESP32S3" = 1 ]; then
 fi
 passes+=("all tests, firmware .pio/build/native_test/program|test $skip_esp")
 passes+=("device tests, firmware .pio/build/native_asan/program (ASan + UBSan)|test $device_only --llm-firmware=.pio/build/native_asan/program")
+# The thread pool's lock-free hand-out under ThreadSanitizer: the first
+# data race ends the firmware, so the test in progress fails.
+export TSAN_OPTIONS="halt_on_error=1 ${TSAN_OPTIONS:-}"
+passes+=("thread tests, firmware .pio/build/native_tsan/program (ThreadSanitizer)|test/test_parallel.py --llm-firmware=.pio/build/native_tsan/program")
 # The x86-64 backend (AVX2 + FMA where the CPU has them) differs from the
 # reference build only in its kernels: the tests that run them (kernels,
 # forward passes, generation, threads, the KV shift), then the kernel tests
