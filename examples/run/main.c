@@ -138,6 +138,21 @@ static size_t thp_page_size(void) {
     return page >= 4096 && (page & (page - 1)) == 0 ? (size_t)page : 0;
 }
 
+/* Bytes of RAM Linux says are available without swapping
+ * (/proc/meminfo MemAvailable), 0 when unknown. */
+static unsigned long long mem_available(void) {
+    FILE *fp = fopen("/proc/meminfo", "r");
+    if (!fp) return 0;
+    char line[128];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, fp)) {
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+        kb = 0;
+    }
+    fclose(fp);
+    return kb * 1024u;
+}
+
 /* f->size bytes of fp copied into anonymous memory aligned to and asking
  * for huge pages (MADV_HUGEPAGE), then made read-only; 0 on success, else
  * -1 with nothing held (the caller maps the file instead). */
@@ -181,7 +196,11 @@ static int load_file(const char *path, file_data *f, int huge) {
         return 0;
     }
 #if HAVE_HUGE
-    if (huge && f->size >= HUGE_MIN) {
+    /* Only with RAM to spare (half the model again beside the copy): on a
+     * board short of RAM the mapping, paged in from storage, still works
+     * where a copy would be killed for memory. */
+    if (huge && f->size >= HUGE_MIN &&
+        mem_available() >= (unsigned long long)f->size + f->size / 2) {
         const size_t page = thp_page_size();
         if (page != 0 && load_huge(fp, f, page) == 0) {
             fclose(fp);
