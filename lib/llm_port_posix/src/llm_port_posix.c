@@ -36,9 +36,9 @@
  * (one contended atomic each) few; small ones last let every thread finish
  * within a small block of the others, so a worker done early does not spin
  * past LLM_POSIX_SPIN_US and fall asleep while the caller ends a long block
- * (with fixed blocks of an eighth of a job, at -j 2 the stories15M shape's
- * 288x1536 mat-vec left the worker 8 us to wait, and the next job paid its
- * wake-up). About 11 claims per job with 2 workers. */
+ * (blocks of an eighth of the stories15M shape's 1536x288 w1/w3 mat-vec
+ * take 8 us each at -j 2; the next job would pay the wake-up). About 11
+ * claims per job with 2 workers. */
 #ifndef LLM_POSIX_CLAIM_SPLIT
 #define LLM_POSIX_CLAIM_SPLIT 2
 #endif
@@ -398,9 +398,9 @@ static void run_adaptive(llm_range_fn fn, void *arg, uint32_t n, uint32_t worker
         /* Every worker slept and this short job was not to wake one: it ran
          * on the caller, so it counts as a run alone, and the pool, which
          * could not take part, as no faster than that. Counted as pool
-         * runs, such runs beat the first, cold, estimates alone, and 58% of
-         * a stories260K run's jobs became timed pool runs on a sleeping
-         * pool. */
+         * runs, such runs would beat a cold first estimate alone and keep
+         * the kind on a sleeping pool, every run timed (58% of a
+         * stories260K run's jobs). */
         mode = 0;
         if (s->ns[1] < t) s->ns[1] = t;
     }
