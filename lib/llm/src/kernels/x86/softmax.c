@@ -1,11 +1,10 @@
 /* x86-64 softmax and argmax with AVX2. Softmax in the reference's
- * operations (llm_ref_softmax, LLM_LANES 8; llm__expf): the maximum taken
- * in 8 lanes, then across them from x[0] as the reference does; e^(x - max)
- * by llm__expf's exact steps, 8 at a time (its masks on the bits, its
- * Cody-Waite split and degree-7 polynomial, each a multiply then an add);
- * the sum in 8 lanes as the tree ((0+1)+(2+3))+((4+5)+(6+7)), the tail one
- * by one; then a division each. So results equal the reference bit for
- * bit. */
+ * operations (llm_ref_softmax, LLM_LANES 8; llm__expf): the maximum
+ * (largest, below); e^(x - max) by llm__expf's exact steps, 8 at a time
+ * (its masks on the bits, its Cody-Waite split and degree-7 polynomial,
+ * each a multiply then an add); the sum in 8 lanes as the tree
+ * ((0+1)+(2+3))+((4+5)+(6+7)), the tail one by one; then a division each.
+ * So results equal the reference bit for bit. */
 #include "../kernels.h"
 
 #if LLM_BACKEND == LLM_BACKEND_X86
@@ -23,19 +22,34 @@
 
 #define TARGET __attribute__((target("avx2,fma")))
 
-TARGET void llm_x86__softmax_avx2(float *x, uint32_t n) {
-    /* Maximum: 8 lanes from x[0], then across them, then the tail. */
-    __m256 mv = _mm256_set1_ps(x[0]);
+/* The largest of x(n), n >= 1, from x[0] as the reference keeps it (v > m
+ * ? v : m, which max_ps(v, m) is, so a NaN after x[0] keeps m): four 8-lane
+ * maxima, then across their lanes, then the tail. The value is the
+ * reference's but for the sign of a zero maximum, which neither softmax
+ * (x - m, then e^) nor argmax (x == m) can tell. */
+TARGET static float largest(const float *x, uint32_t n) {
+    __m256 m0 = _mm256_set1_ps(x[0]), m1 = m0, m2 = m0, m3 = m0;
     size_t i = 0;
-    for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(_mm256_loadu_ps(x + i), mv);
-    float mx[8];
-    _mm256_storeu_ps(mx, mv);
+    for (; i + 32 <= n; i += 32) {
+        m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+        m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
+        m2 = _mm256_max_ps(_mm256_loadu_ps(x + i + 16), m2);
+        m3 = _mm256_max_ps(_mm256_loadu_ps(x + i + 24), m3);
+    }
+    m0 = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m0);
     float m = x[0];
-    for (int k = 0; k < 8; k++) m = mx[k] > m ? mx[k] : m;
+    for (int k = 0; k < 8; k++) m = lanes[k] > m ? lanes[k] : m;
     for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
 
+TARGET void llm_x86__softmax_avx2(float *x, uint32_t n) {
+    const float m = largest(x, n);
     const __m256 mb = _mm256_set1_ps(m);
     __m256 acc = _mm256_setzero_ps();
+    size_t i;
     for (i = 0; i + 8 <= n; i += 8) {
         const __m256 e = expf8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mb));
         _mm256_storeu_ps(x + i, e);
@@ -55,28 +69,14 @@ TARGET void llm_x86__softmax_avx2(float *x, uint32_t n) {
 
 /* Index of the first largest element of x(n), n >= 1, as the reference
  * (which keeps the first x[i] > best): NaNs are never picked unless x[0] is
- * one, and -0 ties +0. The largest value first, in four 8-lane maxima
- * (max_ps(v, m) is v > m ? v : m, so a NaN keeps m), then the first index
+ * one, and -0 ties +0. The largest value first, then the first index
  * holding it, 8 at a time. A 32000-token vocabulary's greedy pick went from
  * 34 us on the reference to a few here. */
 TARGET static uint32_t argmax_avx2(const float *x, uint32_t n) {
     if (x[0] != x[0]) return 0;
-    __m256 m0 = _mm256_set1_ps(x[0]), m1 = m0, m2 = m0, m3 = m0;
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
-        m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
-        m2 = _mm256_max_ps(_mm256_loadu_ps(x + i + 16), m2);
-        m3 = _mm256_max_ps(_mm256_loadu_ps(x + i + 24), m3);
-    }
-    m0 = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
-    float lanes[8];
-    _mm256_storeu_ps(lanes, m0);
-    float m = x[0];
-    for (int k = 0; k < 8; k++) m = lanes[k] > m ? lanes[k] : m;
-    for (; i < n; i++) m = x[i] > m ? x[i] : m;
-
+    const float m = largest(x, n);
     const __m256 mb = _mm256_set1_ps(m);
+    size_t i;
     for (i = 0; i + 8 <= n; i += 8) {
         const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), mb, _CMP_EQ_OQ));
         if (hit != 0) return (uint32_t)i + (uint32_t)__builtin_ctz((unsigned)hit);
